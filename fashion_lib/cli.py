@@ -1,0 +1,83 @@
+"""`python -m fashion_lib`: the book's command line.
+
+    python -m fashion_lib book run --profile smoke [--only 00 01]
+    python -m fashion_lib setup wordnet
+    python -m fashion_lib data make --profile cpu
+    python -m fashion_lib data check --format fashionai PATH
+
+A user error (bad argument, missing or malformed file, failing notebook) prints one line starting
+with `error:` and exits 2; nothing half-written is left behind.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from fashion_lib import paths
+from fashion_lib.errors import FashionLibError
+from fashion_lib.profiles import PROFILES
+
+
+def _book_run(args: argparse.Namespace) -> int:
+    from fashion_lib.book.runner import run_book
+
+    runs = run_book(
+        args.profile,
+        only=args.only,
+        notebooks_dir=args.notebooks,
+        out_dir=args.out,
+        cell_timeout=args.cell_timeout,
+    )
+    total = sum(r.seconds for r in runs)
+    print(f"executed {len(runs)} notebook(s) in {total:.1f} s")
+    return 0
+
+
+def _setup_wordnet(args: argparse.Namespace) -> int:
+    from fashion_lib.data.wordnet import setup_wordnet
+
+    print(f"WordNet corpus ready at {setup_wordnet()}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser with every subcommand registered."""
+    parser = argparse.ArgumentParser(
+        prog="python -m fashion_lib", description=__doc__.split("\n")[0]
+    )
+    groups = parser.add_subparsers(dest="group", required=True)
+
+    book = groups.add_parser("book", help="execute the book's notebooks").add_subparsers(
+        dest="command", required=True
+    )
+    run = book.add_parser("run", help="execute notebooks with papermill into book/executed/")
+    run.add_argument("--profile", default="cpu", choices=sorted(PROFILES))
+    run.add_argument(
+        "--only", nargs="*", default=[], metavar="NN", help="chapters by number or stem"
+    )
+    run.add_argument("--notebooks", type=Path, default=paths.NOTEBOOKS_DIR, help="chapter sources")
+    run.add_argument("--out", type=Path, default=paths.EXECUTED_DIR, help="where to publish")
+    run.add_argument(
+        "--cell-timeout", type=int, default=None, help="seconds per cell (default: none)"
+    )
+    run.set_defaults(func=_book_run)
+
+    setup = groups.add_parser("setup", help="one-time set-up steps").add_subparsers(
+        dest="command", required=True
+    )
+    wordnet = setup.add_parser("wordnet", help="build the NLTK WordNet corpus from Debian's files")
+    wordnet.set_defaults(func=_setup_wordnet)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the process exit code."""
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except FashionLibError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2

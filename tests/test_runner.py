@@ -1,0 +1,85 @@
+"""The notebook runner: publish on success only, name the notebook and cell on failure."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from fashion_lib.book.runner import NotebookFailed, discover, run_book, select
+from fashion_lib.errors import ConfigError
+
+HEADER = '# %% tags=["parameters"]\nprofile = "cpu"\n\n'
+
+
+def _write(folder: Path, name: str, body: str) -> Path:
+    path = folder / f"{name}.py"
+    path.write_text(HEADER + body, encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def chapters(tmp_path: Path) -> Path:
+    src = tmp_path / "notebooks"
+    src.mkdir()
+    _write(src, "00_ok", "# %%\nanswer = 6 * 7\nprint(profile, answer)\n")
+    _write(src, "01_boom", '# %%\nx = 1\n\n# %%\nraise ValueError("planted failure")\n')
+    return src
+
+
+def test_discover_and_select(chapters: Path) -> None:
+    sources = discover(chapters)
+    assert [p.stem for p in sources] == ["00_ok", "01_boom"]
+    assert [p.stem for p in select(sources, ["01"])] == ["01_boom"]
+    assert [p.stem for p in select(sources, ["00_ok", "00"])] == ["00_ok"]
+    with pytest.raises(ConfigError, match="no notebook matches '7'"):
+        select(sources, ["7"])
+
+
+def test_success_publishes_with_parameters_and_duration(chapters: Path, tmp_path: Path) -> None:
+    out = tmp_path / "executed"
+    runs = run_book("smoke", only=["00"], notebooks_dir=chapters, out_dir=out, echo=lambda _: None)
+    assert [r.name for r in runs] == ["00_ok"]
+    nb = nbformat.read(out / "00_ok.ipynb", as_version=4)
+    assert nb.metadata["papermill"]["parameters"] == {"profile": "smoke"}
+    assert nb.metadata["fashion_book"]["profile"] == "smoke"
+    assert nb.metadata["fashion_book"]["seconds"] > 0
+    outputs = "".join(
+        o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.outputs
+    )
+    assert "smoke 42" in outputs
+    assert not list(out.glob(".*")), "no scratch folder is left beside the published notebooks"
+
+
+def test_failure_names_notebook_and_cell_and_is_not_published(
+    chapters: Path, tmp_path: Path
+) -> None:
+    out, failed = tmp_path / "executed", tmp_path / "failed"
+    out.mkdir()
+    (out / "01_boom.ipynb").write_text("stale copy from an earlier run", encoding="utf-8")
+    with pytest.raises(NotebookFailed) as err:
+        run_book(
+            "smoke", notebooks_dir=chapters, out_dir=out, failed_dir=failed, echo=lambda _: None
+        )
+    message = str(err.value)
+    assert "01_boom" in message and "cell 3" in message and "planted failure" in message
+    assert (out / "00_ok.ipynb").exists()
+    assert not (out / "01_boom.ipynb").exists()
+    assert (failed / "01_boom.ipynb").exists()
+
+
+def test_cli_exits_nonzero_with_one_line(chapters: Path, tmp_path: Path) -> None:
+    cmd = [sys.executable, "-m", "fashion_lib", "book", "run", "--profile", "smoke"]
+    cmd += ["--notebooks", str(chapters), "--out", str(tmp_path / "out"), "--only", "01"]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 2
+    last = proc.stderr.strip().splitlines()[-1]
+    assert last.startswith("error: notebook 01_boom failed in cell 3")
+
+
+def test_unknown_profile_is_rejected_before_running(chapters: Path, tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="unknown profile 'huge'"):
+        run_book("huge", notebooks_dir=chapters, out_dir=tmp_path, echo=lambda _: None)
