@@ -1,0 +1,193 @@
+"""Run records: what a finished run was, so that a notebook reuses it instead of training again.
+
+A run lives in `runs/<name>-<hash12>/` (hash of the full experiment config) and is finished when
+`record.json` exists there: config, hash, seed, profile, git commit, library version, wall time,
+machine, metrics and the per-step loss history, written atomically. `find_finished_run` returns a
+record only if its config is *equal* to the one asked for (not just a matching hash prefix) and it
+was produced by the same library version; anything else trains afresh.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import subprocess
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+import fashion_lib
+from fashion_lib import atomic, paths
+from fashion_lib.engine.config import canonical_json, config_hash, to_plain
+from fashion_lib.errors import DataError
+
+RECORD_FILE = "record.json"
+HASH_CHARS = 12
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    """One finished run.
+
+    Attributes:
+        name: the experiment's name (e.g. "m3net-deepfashion-seed0").
+        config: the full experiment config as plain JSON data.
+        config_hash: sha256 of its canonical JSON.
+        seed: the run's seed.
+        profile: the profile it ran under (smoke/cpu/gpu/paper).
+        library_version: `fashion_lib.__version__` at training time.
+        git_commit: commit of the checkout ("+dirty" if it had changes), or None outside git.
+        wall_time_s: training time, summed over resumes.
+        machine: platform, python, torch, CPU count, GPU name.
+        metrics: evaluation results (name -> number).
+        history: per-step loss terms as logged by `fit`.
+    """
+
+    name: str
+    config: dict[str, Any]
+    config_hash: str
+    seed: int
+    profile: str
+    library_version: str
+    git_commit: str | None
+    wall_time_s: float
+    machine: dict[str, Any]
+    metrics: dict[str, float] = field(default_factory=dict)
+    history: list[dict[str, float]] = field(default_factory=list)
+
+
+def run_dir_for(name: str, config: Any, root: str | Path | None = None) -> Path:
+    """`<root>/<name>-<first 12 hex of the config hash>` (root defaults to `paths.runs_dir()`)."""
+    if not name or "/" in name or name.startswith("."):
+        raise ValueError(f"run name {name!r} must be a non-empty folder name")
+    return Path(root or paths.runs_dir()) / f"{name}-{config_hash(config)[:HASH_CHARS]}"
+
+
+def git_commit(repo: Path = paths.PROJECT_ROOT) -> str | None:
+    """HEAD of the checkout, with "+dirty" if tracked files changed; None without git or commits."""
+    try:
+        head = subprocess.run(
+            ["git", "rev-parse", "HEAD"],
+            cwd=repo,
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=10,
+        ).stdout.strip()
+        status = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=repo,
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=10,
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return head + ("+dirty" if status else "")
+
+
+def machine_info() -> dict[str, Any]:
+    """Platform, python and torch versions, CPU count and the GPU's name (no host names)."""
+    cuda = torch.cuda.is_available()
+    return {
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "cpus": os.cpu_count(),
+        "gpu": torch.cuda.get_device_name(0) if cuda else None,
+    }
+
+
+def write_record(
+    run_dir: str | Path,
+    *,
+    name: str,
+    config: Any,
+    seed: int,
+    profile: str,
+    wall_time_s: float,
+    metrics: Mapping[str, float],
+    history: Sequence[Mapping[str, float]] = (),
+) -> RunRecord:
+    """Write `run_dir/record.json` atomically, marking the run as finished.
+
+    Args:
+        run_dir: the run's folder (usually `run_dir_for(name, config)`).
+        name: the experiment's name.
+        config: the full experiment config (dataclass or JSON-like mapping).
+        seed: the run's seed.
+        profile: the profile name.
+        wall_time_s: training time (`FitResult.wall_time_s`).
+        metrics: evaluation results.
+        history: per-step loss history (`FitResult.history`).
+
+    Returns:
+        The record written.
+    """
+    record = RunRecord(
+        name=name,
+        config=to_plain(config),
+        config_hash=config_hash(config),
+        seed=seed,
+        profile=profile,
+        library_version=fashion_lib.__version__,
+        git_commit=git_commit(),
+        wall_time_s=float(wall_time_s),
+        machine=machine_info(),
+        metrics={k: float(v) for k, v in metrics.items()},
+        history=[dict(h) for h in history],
+    )
+    atomic.write_text(Path(run_dir) / RECORD_FILE, json.dumps(asdict(record), indent=1) + "\n")
+    return record
+
+
+def load_record(path: str | Path) -> RunRecord:
+    """Read a `record.json`.
+
+    Raises:
+        DataError: the file is not valid JSON or lacks fields of a RunRecord.
+    """
+    path = Path(path)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        return RunRecord(**data)
+    except json.JSONDecodeError as error:
+        raise DataError(path, f"invalid JSON: {error.msg}", error.lineno) from None
+    except TypeError as error:
+        raise DataError(path, f"not a run record: {error}") from None
+
+
+def find_finished_run(
+    config: Any, name: str | None = None, root: str | Path | None = None
+) -> RunRecord | None:
+    """A finished run of exactly this config (and library version), or None.
+
+    Args:
+        config: the full experiment config (dataclass or JSON-like mapping).
+        name: restrict the search to runs of this name (default: any name).
+        root: the runs folder (default: `paths.runs_dir()`).
+
+    Returns:
+        The matching record with the most recent folder modification time, or None.
+    """
+    wanted_hash, wanted_json = config_hash(config), canonical_json(config)
+    folder = Path(root or paths.runs_dir())
+    pattern = f"{name or '*'}-{wanted_hash[:HASH_CHARS]}/{RECORD_FILE}"
+    matches = []
+    for path in folder.glob(pattern):
+        try:
+            record = load_record(path)
+        except DataError:
+            continue  # a damaged record is not a finished run
+        if (
+            record.config_hash == wanted_hash
+            and canonical_json(record.config) == wanted_json
+            and record.library_version == fashion_lib.__version__
+        ):
+            matches.append((path.stat().st_mtime, record))
+    return max(matches, key=lambda pair: pair[0])[1] if matches else None

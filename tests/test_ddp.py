@@ -1,0 +1,105 @@
+"""DDP on the CPU (gloo, two processes on 127.0.0.1) equals one process, same global batch."""
+
+from __future__ import annotations
+
+import os
+import socket
+from pathlib import Path
+
+import torch
+import torch.multiprocessing as mp
+from torch import nn
+
+from fashion_lib.engine import (
+    TensorBatches,
+    TrainConfig,
+    all_gather,
+    cleanup,
+    fit,
+    init_distributed,
+    reduce_mean,
+)
+
+CONFIG = TrainConfig(
+    epochs=2,
+    lr=5e-2,
+    optimizer="adamw",
+    weight_decay=0.01,
+    schedule="cosine",
+    warmup_steps=2,
+    checkpoint_every=3,
+    seed=3,
+)
+
+
+def data() -> dict[str, torch.Tensor]:
+    generator = torch.Generator().manual_seed(11)
+    x = torch.randn(40, 6, generator=generator)  # (N, 6)
+    return {"x": x, "y": x @ torch.randn(6, 3, generator=generator)}  # (N, 3)
+
+
+def model() -> nn.Module:
+    torch.manual_seed(0)
+    return nn.Sequential(nn.Linear(6, 8), nn.Tanh(), nn.Linear(8, 3))
+
+
+def mse(net: nn.Module, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    return {"mse": nn.functional.mse_loss(net(batch["x"]), batch["y"])}
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def worker(rank: int, world_size: int, port: int, out: str) -> None:
+    os.environ.update(
+        MASTER_ADDR="127.0.0.1",
+        MASTER_PORT=str(port),
+        RANK=str(rank),
+        WORLD_SIZE=str(world_size),
+        LOCAL_RANK=str(rank),
+        GLOO_SOCKET_IFNAME="lo",
+    )
+    torch.set_num_threads(1)
+    info = init_distributed()
+    try:
+        assert (info.rank, info.world_size) == (rank, world_size)
+        gathered = all_gather(torch.tensor([[rank, 10 + rank]]))  # (W, 2)
+        assert gathered.tolist() == [[r, 10 + r] for r in range(world_size)]
+        assert reduce_mean(torch.tensor(float(rank))).item() == (world_size - 1) / 2
+        net = model()
+        result = fit(
+            net, mse, TensorBatches(data(), batch_size=8, seed=4), CONFIG, Path(out) / "run"
+        )
+        torch.save(
+            {"state": net.state_dict(), "history": result.history}, Path(out) / f"rank{rank}.pt"
+        )
+    finally:
+        cleanup()
+
+
+def test_two_process_ddp_matches_single_process(tmp_path: Path) -> None:
+    torch.set_num_threads(1)
+    single = model()
+    expected = fit(
+        single, mse, TensorBatches(data(), batch_size=8, seed=4), CONFIG, tmp_path / "single"
+    )
+    mp.spawn(worker, args=(2, free_port(), str(tmp_path)), nprocs=2, join=True)
+    ranks = [torch.load(tmp_path / f"rank{r}.pt", weights_only=True) for r in range(2)]
+    for name, value in single.state_dict().items():
+        for saved in ranks:
+            torch.testing.assert_close(saved["state"][name], value, rtol=1e-5, atol=1e-6)
+    logged = [h["mse"] for h in ranks[0]["history"]]  # averaged over the two shards
+    torch.testing.assert_close(
+        torch.tensor(logged),
+        torch.tensor([h["mse"] for h in expected.history]),
+        rtol=1e-5,
+        atol=1e-6,
+    )
+    assert len(logged) == 10
+    assert sorted(p.name for p in (tmp_path / "run" / "checkpoints").iterdir()) == [
+        "step-00000009",
+        "step-00000010",
+    ]
