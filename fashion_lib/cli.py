@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from fashion_lib import paths
+from fashion_lib.data.commands import register as register_data_commands
 from fashion_lib.errors import FashionLibError
 from fashion_lib.profiles import PROFILES
 
@@ -70,6 +71,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     wordnet = setup.add_parser("wordnet", help="build the NLTK WordNet corpus from Debian's files")
     wordnet.set_defaults(func=_setup_wordnet)
+
+    register_data_commands(groups)
     return parser
 
 

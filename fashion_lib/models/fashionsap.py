@@ -1,0 +1,316 @@
+"""FashionSAP (Fig. 2): image encoder, text encoder, fusion module, five pre-training heads.
+
+The image encoder maps an image to I = {v_img, v_i0, ...} (a ViT's tokens, or a CNN map flattened
+behind its mean for the ResNet-50 row); the text encoder maps [CLS] [symbol] caption [SEP] prompts
+to T; the fusion module blends them into H (Eq. 1). Heads: ITS projections W_I, W_T with momentum
+copies and queues (Eq. 5-9), FSIS adapters (Eq. 2), the tied MLM head for PTP (Eq. 3), the TRP
+head (Eq. 4) and the ITM head on H_0 (Eq. 10). A switch per task drives the ablation (Table 6).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import torch
+from timm.layers import Mlp
+from torch import Tensor, nn
+from torch.nn import functional as F
+from transformers.models.bert.modeling_bert import BertPredictionHeadTransform
+
+from fashion_lib.data.masking import TextBatch, TextConfig
+from fashion_lib.errors import ConfigError
+from fashion_lib.losses.fashionsap import sample_hard_negatives
+from fashion_lib.models.backbones import CNN_BACKBONES, VIT_SPECS, create_cnn_backbone, create_vit
+from fashion_lib.models.fusion import FusionEncoder, FusionOutput
+from fashion_lib.models.momentum import FeatureQueue, ema_update, momentum_copy
+from fashion_lib.models.text_encoder import MaskedLMHead, TextEncoder, TextEncoderConfig
+
+
+@dataclass(frozen=True)
+class FashionSAPConfig:
+    """FashionSAP's size and task switches.
+
+    Args:
+        image_encoder: a ViT name of `backbones.VIT_SPECS` or a CNN of `backbones.CNN_BACKBONES`.
+        image_size: input side in pixels.
+        text_pretrained: start text and fusion layers from MiniLM (then `text` gives only the
+            vocabulary size and the layer count; width and heads are MiniLM's).
+        text: size of a random text encoder (and the number of text layers in both cases).
+        fusion_layers: fusion layers (the first ones start from MiniLM's remaining layers).
+        embed_dim: ITS embedding width (W_T, W_I outputs).
+        adapter_dim: FSIS adapted width d1.
+        queue_size: rows of the image and text momentum queues.
+        momentum: EMA coefficient of the momentum encoders.
+        temperature: initial tau (learned, clamped to [0.001, 0.5]).
+        alpha: momentum-distillation weight.
+        max_text_length: longest token sequence.
+        fsis, ptp, trp, its, itm: task switches; off also removes the task's input (symbol,
+            prompts, replaced tokens), as the finetune stage does (Fig. 2).
+    """
+
+    image_encoder: str = "vit_tiny"
+    image_size: int = 32
+    text_pretrained: bool = False
+    text: TextEncoderConfig = field(default_factory=TextEncoderConfig)
+    fusion_layers: int = 2
+    embed_dim: int = 32
+    adapter_dim: int = 32
+    queue_size: int = 64
+    momentum: float = 0.995
+    temperature: float = 0.07
+    alpha: float = 0.4
+    max_text_length: int = 128
+    fsis: bool = True
+    ptp: bool = True
+    trp: bool = True
+    its: bool = True
+    itm: bool = True
+
+    def __post_init__(self) -> None:
+        if self.image_encoder not in (*VIT_SPECS, *CNN_BACKBONES):
+            raise ConfigError(f"unknown image encoder {self.image_encoder!r}")
+        if not 0 < self.temperature <= 0.5 or not 0 <= self.alpha <= 1:
+            raise ConfigError(f"need 0 < temperature <= 0.5 and 0 <= alpha <= 1: {self}")
+
+    def text_config(self) -> TextConfig:
+        """The text processing these switches call for (symbol, prompts, MLM, TRP)."""
+        return TextConfig(
+            max_length=self.max_text_length,
+            use_symbol=self.fsis,
+            use_prompts=self.ptp,
+            mlm_prob=0.15 if self.ptp else 0.0,
+            trp_prob=0.15 if self.trp else 0.0,
+            synonym_augment=self.ptp,
+        )
+
+
+class ImageEncoder(nn.Module):
+    """Image -> tokens (B, 1 + N, D) with the global token v_img first.
+
+    Args:
+        name: a ViT name (tokens as they are) or a CNN name (map tokens behind their mean, through
+            a LayerNorm so that CNN and ViT tokens enter the fusion module on a similar scale).
+        image_size: input side.
+    """
+
+    def __init__(self, name: str, image_size: int) -> None:
+        super().__init__()
+        if name in VIT_SPECS:
+            self.body = create_vit(name, image_size)
+            self.width, self.norm = self.body.embed_dim, None
+        else:
+            self.body = create_cnn_backbone(name)
+            self.width = self.body.out_channels
+            self.norm = nn.LayerNorm(self.width)
+
+    def forward(self, images: Tensor) -> Tensor:
+        """(B, 3, S, S) -> (B, 1 + N, D)."""
+        if self.norm is None:
+            return self.body(images)
+        grid = self.body(images).flatten(2).transpose(1, 2)  # (B, h*w, C)
+        return self.norm(torch.cat([grid.mean(dim=1, keepdim=True), grid], dim=1))
+
+
+@dataclass
+class Encoded:
+    """Tokens of one modality and their L2-normalised ITS embedding (B, E)."""
+
+    tokens: Tensor
+    emb: Tensor
+
+
+@dataclass
+class FSISOutput:
+    """Adapted, L2-normalised symbol and image features (B, d1) for Eq. (2)."""
+
+    symbol: Tensor
+    image: Tensor
+
+
+@dataclass
+class TokenOutput:
+    """Token predictions and labels: PTP/MLM (M, V) at labelled positions, TRP (B, L, 2)."""
+
+    logits: Tensor
+    labels: Tensor
+
+
+@dataclass
+class ITSOutput:
+    """Momentum banks for Eq. (5)-(9): batch momentum rows first, then the queue."""
+
+    image_bank: Tensor
+    text_bank: Tensor
+    ids: Tensor
+    bank_ids: Tensor
+    temperature: Tensor
+    alpha: float
+
+
+@dataclass
+class ITMOutput:
+    """Match logits (P, 2) over H_0 of positive pairs then hard negatives, and labels (P,)."""
+
+    logits: Tensor
+    labels: Tensor
+
+
+@dataclass
+class FashionSAPOutput:
+    """Everything the losses and the figures need; a task's field is None when it is off."""
+
+    image_emb: Tensor
+    text_emb: Tensor
+    fused: FusionOutput
+    fsis: FSISOutput | None
+    ptp: TokenOutput | None
+    trp: TokenOutput | None
+    its: ITSOutput | None
+    itm: ITMOutput | None
+
+
+class FashionSAP(nn.Module):
+    """The pre-training model; downstream models reuse its encoders (see `fashionsap_tasks`).
+
+    Args:
+        config: sizes and task switches.
+    """
+
+    def __init__(self, config: FashionSAPConfig) -> None:
+        super().__init__()
+        self.config = config
+        self.image_encoder = ImageEncoder(config.image_encoder, config.image_size)
+        if config.text_pretrained:
+            self.text_encoder, spare = TextEncoder.from_minilm(
+                config.text.vocab_size, config.text.num_layers
+            )
+        else:
+            self.text_encoder, spare = TextEncoder.random(config.text), []
+        bert = self.text_encoder.config
+        d, d_img = bert.hidden_size, self.image_encoder.width
+        self.fusion = FusionEncoder(
+            config.fusion_layers, d, d_img, bert.num_attention_heads, bert.intermediate_size,
+            bert.hidden_dropout_prob,
+        )  # fmt: skip
+        self.fusion.load_bert_layers(spare)
+        self.image_proj = nn.Linear(d_img, config.embed_dim)  # W_I
+        self.text_proj = nn.Linear(d, config.embed_dim)  # W_T
+        self.temperature = nn.Parameter(torch.tensor(config.temperature))
+        self.itm_head = nn.Linear(d, 2)
+        if config.fsis:  # Adp: feed-forward adapters on both sides (Sec. 4.5)
+            self.symbol_adapter = Mlp(d, d, config.adapter_dim)
+            self.image_adapter = Mlp(d_img, d_img, config.adapter_dim)
+        if config.ptp:
+            self.mlm_head = MaskedLMHead(bert, self.text_encoder.word_embeddings)
+        if config.trp:
+            self.trp_head = nn.Sequential(BertPredictionHeadTransform(bert), nn.Linear(d, 2))
+        if config.its:
+            self._pairs = ["image_encoder", "image_proj", "text_encoder", "text_proj"]
+            for name in self._pairs:
+                self.add_module(f"{name}_m", momentum_copy(getattr(self, name)))
+            self.image_queue = FeatureQueue(config.queue_size, config.embed_dim)
+            self.text_queue = FeatureQueue(config.queue_size, config.embed_dim)
+
+    def tau(self) -> Tensor:
+        """The temperature, clamped to [0.001, 0.5] as in ALBEF."""
+        return self.temperature.clamp(0.001, 0.5)
+
+    def encode_image(self, images: Tensor) -> Encoded:
+        """(B, 3, S, S) -> tokens (B, 1 + N, D) and ITS embedding norm(W_I v_img) (B, E)."""
+        tokens = self.image_encoder(images)
+        return Encoded(tokens, F.normalize(self.image_proj(tokens[:, 0]), dim=-1))
+
+    def encode_text(self, input_ids: Tensor, attention_mask: Tensor) -> Encoded:
+        """(B, L) ids and mask -> states T (B, L, d) and ITS embedding norm(W_T v_cls) (B, E)."""
+        states = self.text_encoder(input_ids, attention_mask)
+        return Encoded(states, F.normalize(self.text_proj(states[:, 0]), dim=-1))
+
+    def match_logits(self, text: Tensor, attention_mask: Tensor, image: Tensor) -> Tensor:
+        """ITM logits (B, 2) of paired text states (B, L, d) and image tokens (B, N, D)."""
+        return self.itm_head(self.fusion(text, attention_mask, image).hidden[:, 0])
+
+    @torch.no_grad()
+    def _momentum_banks(self, images: Tensor, text: TextBatch, ids: Tensor) -> tuple[Tensor, ...]:
+        if self.training:
+            for name in self._pairs:
+                ema_update(getattr(self, name), getattr(self, f"{name}_m"), self.config.momentum)
+        image_m = F.normalize(self.image_proj_m(self.image_encoder_m(images)[:, 0]), dim=-1)
+        states_m = self.text_encoder_m(text.input_ids, text.attention_mask)
+        text_m = F.normalize(self.text_proj_m(states_m[:, 0]), dim=-1)  # (B, E)
+        queued_images, queued_ids = self.image_queue.contents()
+        queued_texts, _ = self.text_queue.contents()
+        if self.training:
+            self.image_queue.enqueue(image_m, ids)
+            self.text_queue.enqueue(text_m, ids)
+        return (
+            torch.cat([image_m, queued_images]),  # (B + K, E)
+            torch.cat([text_m, queued_texts]),
+            torch.cat([ids, queued_ids]),
+        )
+
+    def _itm(self, image: Encoded, text: Encoded, text_batch: TextBatch, ids: Tensor,
+             positive_h0: Tensor, generator: torch.Generator | None) -> ITMOutput:  # fmt: skip
+        mask = text_batch.attention_mask
+        if self.config.its:  # hard negatives: weights softmax(sim / tau), as in ALBEF
+            sim = image.emb @ text.emb.t() / self.tau()  # (B, B) image-to-text
+        else:  # without ITS embeddings to rank by, negatives are uniform over other products
+            sim = torch.zeros(len(ids), len(ids), device=ids.device)
+        neg_image, ok_t = sample_hard_negatives(sim.t(), ids, generator)  # an image per text
+        neg_text, ok_i = sample_hard_negatives(sim, ids, generator)  # a text per image
+        states = torch.cat([text.tokens[ok_t], text.tokens[neg_text[ok_i]]])
+        masks = torch.cat([mask[ok_t], mask[neg_text[ok_i]]])
+        images = torch.cat([image.tokens[neg_image[ok_t]], image.tokens[ok_i]])
+        h0 = torch.cat([positive_h0, self.fusion(states, masks, images).hidden[:, 0]])  # (P, d)
+        labels = torch.zeros(len(h0), dtype=torch.long, device=h0.device)
+        labels[: len(positive_h0)] = 1
+        return ITMOutput(self.itm_head(h0), labels)
+
+    def forward(
+        self,
+        images: Tensor,
+        text: TextBatch,
+        product_ids: Tensor,
+        alpha: float | None = None,
+        generator: torch.Generator | None = None,
+    ) -> FashionSAPOutput:
+        """Run every enabled pre-training task on a batch of image-text pairs.
+
+        Args:
+            images: (B, 3, S, S).
+            text: the corrupted, labelled token batch (from `TextProcessor` with
+                ``config.text_config()``).
+            product_ids: (B,) product of each pair (same product = positive for ITS, never an ITM
+                negative).
+            alpha: distillation weight for this step (ramped by the caller); default config.alpha.
+            generator: randomness of the ITM negative sampling.
+
+        Returns:
+            The `FashionSAPOutput` for `FashionSAPLoss`.
+        """
+        cfg = self.config
+        image, txt = (
+            self.encode_image(images),
+            self.encode_text(text.input_ids, text.attention_mask),
+        )
+        fused = self.fusion(txt.tokens, text.attention_mask, image.tokens)  # H of positive pairs
+        hidden = fused.hidden  # (B, L, d)
+        fsis = ptp = trp = its = itm = None
+        if cfg.fsis:
+            if text.symbol_position < 0:
+                raise ConfigError("FSIS is on but the text batch has no symbol token")
+            fsis = FSISOutput(
+                F.normalize(self.symbol_adapter(txt.tokens[:, text.symbol_position]), dim=-1),
+                F.normalize(self.image_adapter(image.tokens[:, 0]), dim=-1),
+            )
+        if cfg.ptp:
+            where = text.mlm_labels != -100  # (B, L)
+            ptp = TokenOutput(self.mlm_head(hidden[where]), text.mlm_labels[where])  # (M, V)
+        if cfg.trp:
+            trp = TokenOutput(self.trp_head(hidden), text.trp_labels)  # (B, L, 2)
+        if cfg.its:
+            image_bank, text_bank, bank_ids = self._momentum_banks(images, text, product_ids)
+            a = cfg.alpha if alpha is None else alpha
+            its = ITSOutput(image_bank, text_bank, product_ids, bank_ids, self.tau(), a)
+        if cfg.itm:
+            itm = self._itm(image, txt, text, product_ids, hidden[:, 0], generator)
+        return FashionSAPOutput(image.emb, txt.emb, fused, fsis, ptp, trp, its, itm)

@@ -1,0 +1,134 @@
+"""FashionSAP's text encoder: a transformers BERT, loaded offline from MiniLM or built small.
+
+The paper's text encoder is the first 6 layers of BERT-base and its fusion module the other 6 (as in
+ALBEF). Our offline BERT is all-MiniLM-L6-v2 (6 layers, width 384): `TextEncoder.from_minilm` keeps
+its first `num_layers` layers and hands the remaining layers back, so the fusion encoder can start
+from them just as ALBEF's fusion layers start from BERT's upper half.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor, nn
+from torch.nn import functional as F
+from transformers import BertConfig, BertModel
+from transformers.models.bert.modeling_bert import BertLayer, BertPredictionHeadTransform
+
+from fashion_lib.data.prompts import minilm_path
+from fashion_lib.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class TextEncoderConfig:
+    """Size of a randomly initialised BERT (ignored when loading MiniLM).
+
+    Args:
+        vocab_size: tokenizer length (BERT's 30522 plus the 9 fashion symbols).
+        hidden_size: token width d.
+        num_layers: transformer layers.
+        num_heads: attention heads.
+        intermediate_size: feed-forward width.
+        max_positions: longest sequence.
+        dropout: hidden and attention dropout.
+    """
+
+    vocab_size: int = 30531
+    hidden_size: int = 64
+    num_layers: int = 2
+    num_heads: int = 2
+    intermediate_size: int = 256
+    max_positions: int = 512
+    dropout: float = 0.1
+
+    def bert_config(self) -> BertConfig:
+        """The equivalent transformers `BertConfig` (encoder only, no cross-attention)."""
+        if self.hidden_size % self.num_heads:
+            raise ConfigError(f"hidden_size {self.hidden_size} not divisible by {self.num_heads}")
+        return BertConfig(
+            vocab_size=self.vocab_size,
+            hidden_size=self.hidden_size,
+            num_hidden_layers=self.num_layers,
+            num_attention_heads=self.num_heads,
+            intermediate_size=self.intermediate_size,
+            max_position_embeddings=self.max_positions,
+            hidden_dropout_prob=self.dropout,
+            attention_probs_dropout_prob=self.dropout,
+        )
+
+
+class TextEncoder(nn.Module):
+    """BERT over the token sequence; forward returns the last hidden states T.
+
+    Args:
+        bert: a transformers `BertModel` without pooling layer.
+    """
+
+    def __init__(self, bert: BertModel) -> None:
+        super().__init__()
+        self.bert = bert
+
+    @property
+    def width(self) -> int:
+        """Token width d."""
+        return int(self.bert.config.hidden_size)
+
+    @property
+    def config(self) -> BertConfig:
+        """The underlying `BertConfig`."""
+        return self.bert.config
+
+    @property
+    def word_embeddings(self) -> nn.Embedding:
+        """The token embedding table (the symbols' learned embeddings are its last rows)."""
+        return self.bert.embeddings.word_embeddings
+
+    def forward(self, input_ids: Tensor, attention_mask: Tensor) -> Tensor:
+        """(B, L) ids and mask -> (B, L, d) token features T = {v_cls, v_symbol, v_t0, ...}."""
+        return self.bert(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+
+    @classmethod
+    def random(cls, config: TextEncoderConfig) -> TextEncoder:
+        """A randomly initialised BERT of the given size."""
+        return cls(BertModel(config.bert_config(), add_pooling_layer=False))
+
+    @classmethod
+    def from_minilm(cls, vocab_size: int, num_layers: int) -> tuple[TextEncoder, list[BertLayer]]:
+        """MiniLM's first `num_layers` layers, vocabulary resized to `vocab_size`.
+
+        Args:
+            vocab_size: tokenizer length; the rows beyond MiniLM's 30522 (the symbols) are new.
+            num_layers: layers kept for the text encoder (1..6).
+
+        Returns:
+            The encoder and MiniLM's remaining layers (to initialise the fusion encoder).
+        """
+        bert = BertModel.from_pretrained(str(minilm_path()))  # the checkpoint has a pooler ...
+        bert.pooler = None  # ... which FashionSAP never uses
+        layers = list(bert.encoder.layer)
+        if not 1 <= num_layers <= len(layers):
+            raise ConfigError(f"MiniLM has {len(layers)} layers; cannot keep {num_layers}")
+        bert.encoder.layer = nn.ModuleList(layers[:num_layers])
+        bert.config.num_hidden_layers = num_layers
+        bert.resize_token_embeddings(vocab_size)
+        return cls(bert), layers[num_layers:]
+
+
+class MaskedLMHead(nn.Module):
+    """BERT's MLM head with its decoder tied to the token embeddings (PTP and MLM share it).
+
+    Args:
+        config: the text encoder's `BertConfig` (width, activation, LayerNorm eps).
+        embeddings: the token embedding table the decoder reuses.
+    """
+
+    def __init__(self, config: BertConfig, embeddings: nn.Embedding) -> None:
+        super().__init__()
+        self.transform = BertPredictionHeadTransform(config)
+        self.embeddings = embeddings
+        self.bias = nn.Parameter(torch.zeros(embeddings.num_embeddings))
+
+    def forward(self, hidden: Tensor) -> Tensor:
+        """(..., d) fused features -> (..., V) vocabulary logits."""
+        return F.linear(self.transform(hidden), self.embeddings.weight, self.bias)
