@@ -26,7 +26,7 @@ def manual_class_vector(model: M3Net, image: torch.Tensor, attr: int, cls: int) 
     """Eq. 1, 4, 5, 6 for one (image, class) pair, straight from the modules."""
     a, m = torch.tensor([attr]), torch.tensor([cls])
     psi = model.backbone(image[None])
-    phi_n = model.sca_a(psi, a).attended
+    phi_n = model.sca_a(psi, a).attended * (psi.shape[-2] * psi.shape[-1])  # SCA-C's input gain
     phi_mn = model.sca_c[attr](phi_n, m).attended
     x_n = model.cca_a(phi_mn, a).attended
     return model.cca_c[attr](x_n, m).attended[0]

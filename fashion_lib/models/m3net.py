@@ -7,7 +7,7 @@ Flow for a batch of (image, attribute) pairs and a set of (image, class) pairs:
     x_n = CCA-A(phi_n, A_n)                                 (B, c)         Eq. 2, attribute rep.
     P_n = sigmoid(g_n(x_n))                                 (B, M_max)     Eq. 3, multi-label head
     for every pair p = (image b, class m of A_n), all pairs at once:
-    phi_mn = SCA-C_n(phi_n[b], m)                           (P, c, h, w)   Eq. 4
+    phi_mn = SCA-C_n(h w phi_n[b], m)                       (P, c, h, w)   Eq. 4 (rescaled, below)
     x'_n = CCA-A(phi_mn, A_n)                               (P, c)         Eq. 5
     x_mn = CCA-C_n(x'_n, m)                                 (P, c)         Eq. 6, class rep.
 
@@ -256,10 +256,14 @@ class M3Net(nn.Module):
         if not self.config.class_attention:  # M3-Net_a: the attribute space stands in
             return self.attribute_proj(attr_vec)[pair_image], None
         pair_attr = attr_ids[pair_image]  # (P,)
+        # phi_n = a_n * psi with a softmax map a_n that sums to 1, so phi_n is ~1/(h w) of psi and
+        # SCA-C's tanh scores on it are nearly flat. Rescaling by h*w (a_n's mean becomes 1) gives
+        # SCA-C the scale SCA-A sees; the paper is silent on this and the book states the choice.
+        gain = attr_map.shape[-2] * attr_map.shape[-1] if self.config.attribute_attention else 1
         order, vecs, maps = [], [], []
         for n in pair_attr.unique().tolist():
             idx = (pair_attr == n).nonzero().squeeze(1)  # (P_n,)
-            phi = attr_map[pair_image[idx]]  # (P_n, c, h, w), gathered per pair
+            phi = attr_map[pair_image[idx]] * gain  # (P_n, c, h, w), gathered per pair
             sca = self.sca_c[n](phi, pair_class[idx])  # phi_mn: (P_n, c, h, w)
             if self.config.attribute_attention:
                 vec = self.cca_a(sca.attended, pair_attr[idx]).attended  # Eq. 5: (P_n, c)
