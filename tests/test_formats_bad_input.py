@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 from collections.abc import Callable
 from pathlib import Path
@@ -15,7 +14,7 @@ import test_formats_fashionai as fai_fx
 import test_formats_fashiongen as fg_fx
 import test_formats_fashioniq as fiq_fx
 
-from fashion_lib.data.commands import register
+from fashion_lib.cli import main
 from fashion_lib.data.formats.asen import AttrValue, LabelledImage
 from fashion_lib.data.formats.check import check
 from fashion_lib.data.formats.darn import read_darn, write_darn
@@ -255,10 +254,7 @@ def test_malformed_input_names_file_and_line(
 def test_cli_reports_one_line_error(tmp_path: Path, capsys) -> None:
     folder = fai_fx.write_fixture(tmp_path)
     (folder / "query_valid.txt").write_text("0 0\n")
-    parser = argparse.ArgumentParser()
-    register(parser.add_subparsers(dest="group", required=True))
-    args = parser.parse_args(["data", "check", "--format", "fashionai", str(folder)])
-    assert args.func(args) != 0
+    assert main(["data", "check", "--format", "fashionai", str(folder)]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1
     assert err.startswith(f"error: {folder / 'query_valid.txt'}:1: expected 3 columns")
