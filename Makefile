@@ -15,6 +15,7 @@ export TRANSFORMERS_OFFLINE := 1
 .PHONY: book test lint format env wordnet data clean
 
 book: env wordnet
+	if [ "$(PROFILE)" != paper ]; then $(PY) -m fashion_lib data make --profile $(PROFILE) --if-missing; fi
 	$(PY) -m fashion_lib book run --profile $(PROFILE)
 	rm -rf _build/.doctrees
 	$(VENV)/bin/jupyter-book build . -W -n --keep-going

@@ -32,7 +32,7 @@ def _add_check(commands: argparse._SubParsersAction) -> None:
 
 
 def _run_make(args: argparse.Namespace) -> int:
-    from fashion_lib.data.atelier.make import make_world
+    from fashion_lib.data.atelier.make import ensure_world, make_world
     from fashion_lib.errors import ConfigError
     from fashion_lib.profiles import get_profile
 
@@ -44,6 +44,13 @@ def _run_make(args: argparse.Namespace) -> int:
         for k, v in (("strength", args.strength), ("label_noise", args.label_noise))
         if v is not None
     }
+    if args.if_missing:
+        if overrides or args.out is not None:
+            raise ConfigError("--if-missing builds the profile's default world; drop the knobs")
+        print(
+            f"atelier world of profile {profile.name} ready at {ensure_world(profile, args.workers)}"
+        )
+        return 0
     summary = make_world(profile, out=args.out, workers=args.workers, **overrides)
     counts = ", ".join(f"{k} {v}" for k, v in summary.images.items())
     print(
@@ -65,6 +72,9 @@ def _add_make(commands: argparse._SubParsersAction) -> None:
         help="destination folder (default: data/atelier-<profile>)",
     )
     parser.add_argument("--workers", type=int, default=2, help="rendering processes")
+    parser.add_argument(
+        "--if-missing", action="store_true", help="keep an existing world with the same settings"
+    )
     parser.add_argument("--strength", type=float, default=None, help="nuisance strength knob")
     parser.add_argument(
         "--label-noise",
