@@ -1,6 +1,7 @@
 # The one place that knows the commands. `make book` and `make test` set up everything on first use.
 #   make book [PROFILE=cpu|smoke|gpu|paper]   run every notebook with papermill, then build the HTML book
 #   make test                                 ruff (lint + format check) and the whole pytest suite
+#   make lab                                  JupyterLab on the .py chapters (jupytext), .venv's kernel
 SHELL := /bin/bash
 .SHELLFLAGS := -eo pipefail -c
 PROFILE ?= cpu
@@ -12,7 +13,7 @@ export NLTK_DATA := $(CURDIR)/.data/nltk_data
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: book test lint format env wordnet data clean
+.PHONY: book test lint format env wordnet lab clean
 
 book: env wordnet
 	if [ "$(PROFILE)" != paper ]; then $(PY) -m fashion_lib data make --profile $(PROFILE) --if-missing; fi
@@ -56,3 +57,20 @@ wordnet: env
 
 clean:
 	rm -rf _build build book/executed
+
+# JupyterLab in the project's environment: notebooks/*.py open as notebooks (jupytext's contents
+# manager, enabled in .venv by jupytext's server extension), the .venv's python3 kernel, and the same
+# data, run records and WordNet as `make book`. JUPYTER_PREFER_ENV_PATH puts .venv's kernels and
+# config before any the user has in their home folder.
+# .jupyter/labconfig/ makes "Jupytext Notebook" the default viewer for Python files.
+# LAB_PORT=0 lets the OS choose a free port; the URL with its token is printed on start.
+LAB_PORT ?= 0
+# Without a display the browser is not opened; containers often run as root, which Jupyter refuses
+# unless told.
+LAB_BROWSER ?= $(if $(DISPLAY)$(WAYLAND_DISPLAY)$(filter Darwin,$(shell uname -s)),,--no-browser)
+lab: env wordnet
+	JUPYTER_CONFIG_PATH="$(CURDIR)/.jupyter$${JUPYTER_CONFIG_PATH:+:$$JUPYTER_CONFIG_PATH}" \
+	JUPYTER_PREFER_ENV_PATH=1 PATH="$(CURDIR)/$(VENV)/bin:$$PATH" \
+	  $(VENV)/bin/jupyter lab --ServerApp.ip=127.0.0.1 --ServerApp.port=$(LAB_PORT) \
+	  --ServerApp.root_dir="$(CURDIR)" --LabApp.default_url=/lab/tree/notebooks \
+	  $(LAB_BROWSER) $(if $(filter 0,$(shell id -u)),--allow-root)

@@ -40,7 +40,7 @@ def test_jupyter_book_is_1x() -> None:
 def smoke_book(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A copy of the book's sources with every chapter executed in the smoke profile, then built."""
     site = tmp_path_factory.mktemp("site")
-    for name in ("_config.yml", "_toc.yml"):
+    for name in ("_config.yml", "_toc.yml", "CONTRIBUTING.md"):
         shutil.copy(ROOT / name, site / name)
     shutil.copytree(ROOT / "book", site / "book", ignore=shutil.ignore_patterns("executed"))
     run_book("smoke", out_dir=site / "book" / "executed", failed_dir=site / "failed")
