@@ -1,0 +1,270 @@
+"""Analyses: co-occurrence on a hand-made label matrix, gamma exclusion, attention mass on masks."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from fashion_lib.analysis import attention_score as score
+from fashion_lib.analysis import cooccurrence as co
+from fashion_lib.analysis import gamma as gm
+from fashion_lib.analysis import tables as tb
+from fashion_lib.analysis.ranking import rank_queries
+from fashion_lib.models import create_model
+from fashion_lib.retrieval import RetrievalSide, evaluate_retrieval
+
+# 5 images x 4 classes (classes 0, 1 in attribute 0; classes 2, 3 in attribute 1).
+LABELS = np.array(
+    [
+        [1, 1, 0, 0],
+        [1, 1, 1, 0],
+        [1, 0, 1, 0],
+        [0, 0, 0, 1],
+        [1, 1, 0, 1],
+    ]
+)
+
+
+def test_cooccurrence_rates_by_hand() -> None:
+    rates = co.cooccurrence_rates(LABELS)
+    # pair (0, 1): images 0, 1, 4 -> 3/5; (0, 2): images 1, 2 -> 2/5; (1, 2): image 1 -> 1/5
+    assert rates[0, 1] == pytest.approx(0.6) and rates[1, 0] == pytest.approx(0.6)
+    assert rates[0, 2] == pytest.approx(0.4)
+    assert rates[1, 2] == pytest.approx(0.2)
+    assert rates[2, 3] == 0.0 and np.all(np.diag(rates) == 0)
+    ref = np.array(
+        [[np.mean(LABELS[:, i] & LABELS[:, j]) for j in range(4)] for i in range(4)], dtype=float
+    )
+    np.fill_diagonal(ref, 0)
+    np.testing.assert_allclose(rates, ref)
+
+
+def test_cooccurring_pairs_cutoff_and_scaling() -> None:
+    got = co.cooccurring_pairs(LABELS, cutoff=0.4)
+    assert got.pairs.tolist() == [[0, 1], [0, 2]]  # by decreasing rate
+    assert got.classes.tolist() == [0, 1, 2]
+    assert got.num_candidate_pairs == 6
+    within = co.cooccurring_pairs(
+        LABELS, cutoff=0.2, groups=np.array([0, 0, 1, 1]), within_attribute=True
+    )
+    assert within.pairs.tolist() == [[0, 1]] and within.num_candidate_pairs == 2
+    # default cut-off: the paper's 0.002 / 0.03 of the largest rate
+    assert co.scaled_cutoff(0.03) == pytest.approx(0.002)
+    auto = co.cooccurring_pairs(LABELS)
+    assert auto.cutoff == pytest.approx(0.6 / 15)
+    assert len(auto.pairs) == 5  # every pair with a non-zero rate (all but (2, 3))
+
+
+def test_class_map_and_comparison() -> None:
+    ap = np.array([0.5, 1.0, 0.2, 0.4])
+    attr = np.array([0, 0, 1, 1])
+    labels = np.array([[1, 1, 0], [1, 0, 0], [0, 1, 0], [1, 1, 1]])  # M = (2, 3): col 2 invalid
+    per_class = co.class_map(ap, attr, labels, (2, 3))
+    # class 0: queries 0, 1 -> 0.75; class 1: query 0 -> 0.5; class 2 (attr 1, m 0): query 3;
+    # class 3 (attr 1, m 1): queries 2, 3 -> 0.3; class 4 (attr 1, m 2): query 3 -> 0.4
+    np.testing.assert_allclose(per_class, [0.75, 0.5, 0.4, 0.3, 0.4])
+    cmp = co.compare_class_map(per_class, np.array([0, 1]))
+    assert cmp.map_cooccurring == pytest.approx(0.625)
+    assert cmp.map_all_classes == pytest.approx(np.mean([0.75, 0.5, 0.4, 0.3, 0.4]))
+    assert cmp.relative_gain == pytest.approx(100 * (0.625 / 0.47 - 1))
+    assert cmp.num_classes == (2, 5)
+    per_class[1] = np.nan  # a class without queries is skipped in both means
+    assert co.compare_class_map(per_class, np.array([0, 1])).num_classes == (1, 4)
+
+
+def test_excluded_share_on_known_logits() -> None:
+    probs = torch.tensor([[0.9, 0.5, 0.1, 0.0], [0.95, 0.85, 0.2, 0.7]])
+    logits = torch.logit(probs.clamp(1e-6, 1 - 1e-6))
+    mask = torch.tensor([[True, True, True, False], [True, True, True, True]])
+    # row 0: 2 of 3 classes <= 0.8; row 1: 2 of 4 -> mean(2/3, 1/2)
+    assert gm.excluded_share(logits, mask, 0.8) == pytest.approx((2 / 3 + 1 / 2) / 2)
+    assert gm.excluded_share(logits, mask, 0.99) == pytest.approx(1.0)
+    points = gm.gamma_sweep([0.8, 0.99], max_classes=4, logits=(logits, mask))
+    # model rule: the top-1 always stays, so at 0.99 one class per row is kept
+    assert points[1].excluded_model == pytest.approx((2 / 3 + 3 / 4) / 2)
+    assert points[1].classes_kept == pytest.approx(1.0)
+    assert points[0].classes_kept == pytest.approx(1.5)
+    assert points[0].metrics == {}
+
+
+def test_all_class_ids_and_select_spaces() -> None:
+    ids = gm.all_class_ids(torch.tensor([1, 0]), (2, 3))
+    assert ids.tolist() == [[0, 1, 2], [0, 1, -1]]
+    side = gm.AllClassEmbedding(
+        attribute_embeddings=torch.eye(2),
+        logits=torch.tensor([[3.0, -3.0, 2.0], [-1.0, -3.0, 0.0]]),
+        mask=torch.tensor([[True, True, True], [True, True, False]]),
+        spaces=gm.ClassSpaces(
+            torch.tensor([0, 0, 0, 1, 1]), torch.tensor([0, 1, 2, 0, 1]), torch.eye(5)
+        ),
+    )
+    kept = gm.select_spaces(side, gamma=0.8, max_classes=3)
+    # row 0: p = (0.95, 0.05, 0.88) -> classes 0 and 2; row 1: nothing above 0.8 -> top-1 (0)
+    assert list(zip(kept.image.tolist(), kept.class_id.tolist(), strict=True)) == [
+        (0, 0),
+        (0, 2),
+        (1, 0),
+    ]
+
+
+def test_gamma_sweep_reuses_one_forward_pass() -> None:
+    torch.manual_seed(0)
+    sizes = (3, 2)
+    model = create_model(
+        "m3net_small",
+        classes_per_attribute=sizes,
+        backbone_width=4,
+        attention_dim=8,
+        label_dim=8,
+        head_hidden=8,
+        max_classes=3,
+    ).eval()
+    images, attr = torch.rand(6, 3, 16, 16), torch.tensor([0, 1, 0, 1, 0, 1])
+    emb = gm.embed_all_classes(model, images, attr, batch_size=4)
+    assert len(emb.spaces.image) == 3 + 2 + 3 + 2 + 3 + 2  # every (row, class) pair
+    labels = torch.tensor([[1, 0, 0], [0, 1, 0], [1, 1, 0], [1, 0, 0], [0, 0, 1], [0, 1, 0]])
+    side = RetrievalSide(emb.attribute_embeddings, attr, labels.argmax(1), labels=labels)
+    points = gm.gamma_sweep([0.0, 0.99], 3, queries=(side, emb), candidates=(side, emb))
+    assert points[0].classes_kept == pytest.approx(2.5)  # gamma 0: every class (3 or 2)
+    # the same pairs encoded directly by the model at its own gamma give the same metrics
+    model_out = model(images, attr, class_ids=model.predict_classes(emb.logits, emb.mask))
+    direct = gm.ClassSpaces(model_out.pair_image, model_out.pair_class, model_out.class_embeddings)
+    base = RetrievalSide(
+        emb.attribute_embeddings, attr, labels.argmax(1), labels=labels, class_spaces=direct
+    )
+    ref = evaluate_retrieval(base, base, "multi_granularity", "multi")
+    mine = gm.gamma_sweep([model.config.gamma], 3, queries=(side, emb), candidates=(side, emb))
+    for key, value in ref.overall.items():
+        assert mine[0].metrics[key] == pytest.approx(value, abs=1e-4)
+
+
+def test_attention_mass_inside_outside_and_uniform() -> None:
+    mask = torch.zeros(1, 8, 8, dtype=torch.bool)
+    mask[0, :4, :4] = True  # top-left quarter of the image
+    inside = torch.tensor([[[1.0, 0.0], [0.0, 0.0]]])  # all mass on the top-left cell
+    outside = torch.tensor([[[0.0, 0.0], [0.0, 1.0]]])
+    uniform = torch.full((1, 2, 2), 0.25)
+    assert float(score.attention_mass(inside, mask).mass) == pytest.approx(1.0)
+    assert float(score.attention_mass(outside, mask).mass) == pytest.approx(0.0)
+    uni = score.attention_mass(uniform, mask)
+    assert float(uni.mass) == pytest.approx(0.25) and float(uni.area) == pytest.approx(0.25)
+    assert float(uni.lift) == pytest.approx(1.0)
+    half = torch.zeros(1, 8, 8, dtype=torch.bool)
+    half[0, :2, :4] = True  # covers half of the top-left cell
+    assert float(score.attention_mass(inside, half).mass) == pytest.approx(0.5)
+    empty = score.attention_mass(uniform, torch.zeros(1, 8, 8, dtype=torch.bool))
+    assert math.isnan(float(empty.lift))
+    with pytest.raises(ValueError):
+        score.attention_mass(uniform[0], mask)
+
+
+def test_class_part_names() -> None:
+    assert score.class_part("DeepFashion", 3, 12) == "slit"
+    assert score.class_part("DeepFashion", 0, 0) == "torso"
+    assert score.class_part("FashionAI", 0, 3) == "hem"
+    assert score.class_part("DARN", 7, 0) == "sleeves"
+    with pytest.raises(Exception, match="no part map"):
+        score.class_part("FashionGen", 0, 0)
+
+
+def test_rank_queries_reproduces_evaluation_ap() -> None:
+    g = torch.Generator().manual_seed(3)
+    n_q, n_c = 5, 12
+    q_attr, c_attr = torch.tensor([0, 1, 0, 1, 0]), torch.arange(n_c) % 2
+    q_lab = torch.rand(n_q, 3, generator=g) > 0.5
+    c_lab = torch.rand(n_c, 3, generator=g) > 0.5
+    q_lab[:, 0] = True  # every query has a relevant class
+    queries = RetrievalSide(torch.randn(n_q, 4, generator=g), q_attr, q_lab.long().argmax(1), q_lab)
+    cands = RetrievalSide(torch.randn(n_c, 4, generator=g), c_attr, c_lab.long().argmax(1), c_lab)
+    res = evaluate_retrieval(queries, cands, "attribute", "multi")
+    ranked = rank_queries(queries, cands, range(n_q), "attribute", "multi", k=n_c)
+    for r in ranked:
+        assert bool((c_attr[r.candidates] == q_attr[r.query]).all()) and len(r.candidates) == 6
+        hits = r.relevant.double()
+        precision = hits.cumsum(0) / torch.arange(1, len(hits) + 1)
+        ap = float((precision * hits).sum() / hits.sum()) if hits.sum() > 0 else 0.0
+        assert ap == pytest.approx(res.per_query["ap_all"][r.query])
+    top2 = rank_queries(queries, cands, [1], "attribute", "single", k=2)[0]
+    assert len(top2.candidates) == 2
+    expected = cands.values[top2.candidates] == queries.values[1]
+    assert top2.relevant.tolist() == expected.tolist()
+
+
+def test_paper_layout_difference_and_gain() -> None:
+    rows = []
+    for model, base in (("A", 10.0), ("B", 20.0)):
+        for seed, shift in ((0, 0.0), (1, 2.0)):
+            common = {"model": model, "seed": seed, "relevance": "single"}
+            rows.append(
+                {
+                    **common,
+                    "attribute": "overall",
+                    "map_all": base + shift,
+                    "map_100": base + 1,
+                    "recall_100": base + 2,
+                }
+            )
+            rows.append(
+                {
+                    **common,
+                    "attribute": "skirt_length",
+                    "map_all": base + 3 + shift,
+                    "map_100": np.nan,
+                    "recall_100": np.nan,
+                }
+            )
+            rows.append(
+                {
+                    **common,
+                    "attribute": "macro",
+                    "map_all": 0.0,
+                    "map_100": np.nan,
+                    "recall_100": np.nan,
+                }
+            )
+    rows.append(
+        {
+            "model": "A",
+            "seed": 0,
+            "relevance": "multi",
+            "attribute": "overall",
+            "map_all": 99.0,
+            "map_100": 99.0,
+            "recall_100": 99.0,
+        }
+    )
+    lay = tb.paper_layout(pd.DataFrame(rows), "single", ["skirt_length"], ["B", "A"])
+    assert list(lay.mean.index) == ["B", "A"]
+    assert list(lay.mean.columns) == [
+        "MAP@all skirt length",
+        "MAP@all overall",
+        "MAP@100 overall",
+        "Recall@100 overall",
+    ]
+    assert lay.mean.loc["A", "MAP@all overall"] == pytest.approx(11.0)  # mean of 10 and 12
+    assert lay.std.loc["A", "MAP@all overall"] == pytest.approx(np.std([10, 12], ddof=1))
+    assert lay.mean.loc["B", "MAP@all skirt length"] == pytest.approx(24.0)
+    assert lay.seeds.tolist() == [2, 2]
+    assert tb.mean_pm_std(lay).loc["A", "MAP@100 overall"] == "11.00 ± 0.00"
+    paper = pd.DataFrame({"MAP@all overall": [10.0], "MAP@all texture": [1.0]}, index=["A"])
+    diff = tb.difference(lay.mean, paper)
+    assert diff.loc["A", "MAP@all overall"] == pytest.approx(1.0)
+    assert np.isnan(diff.loc["B", "MAP@all overall"])
+    gain = tb.relative_gain(lay.mean, "B", "A")
+    assert gain["MAP@all overall"] == pytest.approx(100 * (21 / 11 - 1))
+    assert tb.attribute_column("texture-related") == "MAP@all texture"
+
+
+def test_weighted_bce_optimum_minimises_the_loss() -> None:
+    rates = torch.tensor([0.01, 0.2, 0.5], dtype=torch.float64)
+    for weight in (1.0, 100.0):
+        best = gm.weighted_bce_optimum(rates, weight)
+        grid = torch.linspace(1e-4, 1 - 1e-4, 20001, dtype=torch.float64)
+        p = grid[:, None]  # grid search, a plain reference
+        loss = -weight * rates * torch.log(p) - (1 - rates) * torch.log(1 - p)
+        torch.testing.assert_close(best, p[loss.argmin(dim=0), 0], atol=1e-4, rtol=0)
+    torch.testing.assert_close(gm.weighted_bce_optimum(rates, 1.0), rates)

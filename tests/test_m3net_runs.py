@@ -1,0 +1,168 @@
+"""One row end to end on a tiny world, its reuse, the table format, batches and results.py."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from fashion_lib import results
+from fashion_lib.data.atelier.make import make_world
+from fashion_lib.data.retrieval_data import LazyImages
+from fashion_lib.data.samplers import TripletSampler
+from fashion_lib.experiments import m3net_runs as runs
+from fashion_lib.experiments import m3net_training
+from fashion_lib.paths import dataset_root
+from fashion_lib.profiles import get_profile
+
+
+@pytest.fixture(scope="module")
+def smoke_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """A smoke world and an empty runs folder, selected through the environment."""
+    root = tmp_path_factory.mktemp("m3")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("FASHION_DATA_ROOT", str(root / "data"))
+        mp.setenv("FASHION_RUNS_DIR", str(root / "runs"))
+        make_world(get_profile("smoke"), out=dataset_root("smoke", True), workers=1)
+        yield root
+
+
+def test_row_end_to_end_then_reused(smoke_env, monkeypatch: pytest.MonkeyPatch) -> None:
+    first = runs.run_row("M3-Net", "DeepFashion", 0, "smoke")
+    assert not first.reused and (first.run_dir / "record.json").is_file()
+    data = runs.dataset_for("smoke", "DeepFashion")
+    for rel in ("single", "multi"):
+        for metric in ("map_all", "map_all_macro", "map_100", "recall_100"):
+            assert 0.0 <= first.metrics[f"{rel}/{metric}"] <= 100.0
+        counts = np.bincount(data.queries.attr.numpy(), minlength=len(data.attributes))
+        names = [a for a, c in zip(data.attributes, counts, strict=True) if c > 0]
+        per_attr = [first.metrics[f"{rel}/map_all/{a}"] for a in names]
+        weighted = np.average(per_attr, weights=counts[counts > 0])
+        assert first.metrics[f"{rel}/map_all"] == pytest.approx(weighted)
+    # multi-label relevance counts more candidates as relevant, so it cannot lower recall
+    assert first.metrics["multi/recall_100"] >= first.metrics["single/recall_100"] - 1e-9
+    assert first.history and all(np.isfinite(h["loss"]) for h in first.history)
+
+    def boom(*args: object, **kwargs: object) -> None:
+        raise AssertionError("a finished row must not train again")
+
+    monkeypatch.setattr(runs, "train_row", boom)
+    monkeypatch.setattr(m3net_training, "fit", boom)
+    again = runs.run_row("M3-Net", "DeepFashion", 0, "smoke")
+    assert again.reused and again.metrics == first.metrics and again.run_dir == first.run_dir
+
+    loaded = runs.load_row_model("M3-Net", "DeepFashion", 0, "smoke")  # weights from checkpoint
+    res = runs.evaluate_model(loaded.model, loaded.spec, loaded.dataset, loaded.eval_inputs)
+    assert res["multi"].overall["map_all"] == pytest.approx(first.metrics["multi/map_all"])
+
+
+def test_table_is_long_format(smoke_env) -> None:
+    table = runs.run_table("FashionAI", "smoke", rows=["MODC"])
+    data = runs.dataset_for("smoke", "FashionAI")
+    assert set(table["relevance"]) == {"single"}  # one value per row: no multi-label relevance
+    overall = table[table.attribute == "overall"]
+    assert len(overall) == 1 and overall.iloc[0].model == "MODC"
+    assert table[table.attribute == "macro"].map_all.iloc[0] == pytest.approx(
+        table[~table.attribute.isin(["overall", "macro"])].map_all.mean()
+    )
+    assert set(table.attribute) - {"overall", "macro"} <= set(data.attributes)
+    assert (table.train_time_s > 0).all()
+
+
+def test_triplet_batches_layout(smoke_env) -> None:
+    data = runs.dataset_for("smoke", "DARN")
+    inputs = torch.arange(data.num_train, dtype=torch.float16)[:, None]  # input = its fid
+    sampler = TripletSampler(data.train_labels, 32, seed=3, style="m3net")
+    batches = runs.TripletBatches(sampler, inputs, data.train_multihot, batch_triplets=8)
+    assert batches.steps_per_epoch == 4
+    batch = next(iter(batches.iter_epoch(1, start_step=2)))
+    epoch = sampler.epoch(1)
+    t, v, a = 8, batch["class_ids"], batch["attr_ids"][:8]
+    assert torch.equal(batch["sample_ids"][:t], torch.from_numpy(epoch.anchor[16:24]))
+    assert torch.equal(batch["inputs"][:, 0].long(), batch["sample_ids"])
+    assert torch.equal(
+        batch["labels"], data.train_multihot[batch["sample_ids"], batch["attr_ids"]].float()
+    )
+    rows = torch.arange(t)
+    assert batch["labels"][rows, v].all() and batch["labels"][rows + t, v].all()
+    assert not batch["labels"][rows + 2 * t, v].any()  # the negative lacks the value
+    assert torch.equal(batch["attr_ids"], a.repeat(3))
+
+
+def test_frozen_models_take_feature_maps(smoke_env) -> None:
+    data = runs.dataset_for("smoke", "FashionAI")
+    settings = runs.run_settings("smoke")
+    backbone = runs.pretrained_backbone(settings.backbone, "smoke", settings.backbone_width)
+    maps = torch.randn(6, backbone.build().out_channels, 8, 8)
+    attr = torch.tensor([0, 1, 2, 3, 4, 5])
+    for name in runs.ROWS:
+        model = runs.build_row_model(runs.ROW_SPECS[name], data, settings, backbone).eval()
+        assert not any(
+            isinstance(m, torch.nn.Conv2d) and m.in_channels == 3 for m in model.modules()
+        )
+        emb = model.encode_attribute(maps, attr)  # (6, D), unit norm
+        assert emb.shape[0] == 6 and torch.allclose(emb.norm(dim=1), torch.ones(6), atol=1e-4)
+
+
+def test_verdict_rule() -> None:
+    assert results.verdict([3.0, 4.0], [1.0, 2.0]) == results.HELD
+    assert results.verdict([1.0, 2.0], [3.0, 4.0]) == results.NOT_HELD
+    assert results.verdict([1.0, 3.0], [2.0, 4.0]) == results.INCONCLUSIVE
+    assert results.verdict([2.0], [2.0]) == results.INCONCLUSIVE  # a tie decides nothing
+    assert results.verdict([2.0, 5.0], [2.0]) == results.INCONCLUSIVE  # touching spreads
+    assert results.verdict([2.5], [2.0]) == results.HELD
+    with pytest.raises(ValueError):
+        results.verdict([], [1.0])
+
+
+def test_paper_numbers_and_summaries() -> None:
+    table = results.paper_table("m3net_table2_deepfashion")
+    assert table.loc["M3-Net", "MAP@all overall"] == pytest.approx(21.78)
+    assert "m3net_table3_fashionai" in results.paper_tables()
+    ours = pd.DataFrame(
+        {"model": ["M3-Net"] * 3 + ["MODC"] * 3, "map_all": [20.0, 22.0, 24.0, 10.0, 11.0, 12.0]}
+    )
+    summary = results.seed_summary(ours, ["model"], "map_all").set_index("model")
+    assert summary.loc["M3-Net", "mean"] == pytest.approx(22.0)
+    assert summary.loc["M3-Net", "std"] == pytest.approx(2.0)  # ddof = 1
+    assert summary.loc["MODC", "seeds"] == 3
+    side = results.beside_paper(ours, table, {"map_all": "MAP@all overall"}).set_index("model")
+    assert side.loc["M3-Net", "difference"] == pytest.approx(22.0 - 21.78)
+    assert side.loc["MODC", "paper"] == pytest.approx(12.78)
+    claims = results.claim_table(ours, [("M3-Net", "MODC")], "map_all")
+    assert claims.iloc[0].verdict == results.HELD and claims.iloc[0].claim == "M3-Net > MODC"
+
+
+def test_untrained_references(smoke_env) -> None:
+    data = runs.dataset_for("smoke", "FashionAI")
+    n = len(data.filenames["test"])
+    oracle = torch.zeros(n, len(data.attributes) * data.max_classes)
+    for rows in (data.queries, data.candidates):
+        oracle[rows.fid, rows.attr * data.max_classes + rows.value] = 1.0  # its own label
+    refs = runs.untrained_references(data, oracle)
+    q, c = data.queries, data.candidates
+    same = (q.attr[:, None] == c.attr[None, :]) & (q.value[:, None] == c.value[None, :])
+    answerable = 100.0 * same.any(dim=1).float().mean().item()  # AP is 1, or 0 without positives
+    assert refs["pooled backbone"]["map_all"] == pytest.approx(answerable)
+    assert 0.0 <= refs["random"]["map_all"] < 100.0
+    assert refs == runs.untrained_references(data, oracle)  # seeded
+
+
+def test_end_to_end_row_trains_the_backbone(smoke_env, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The gpu/paper path at smoke size: images read on demand, the backbone is trained."""
+    smoke = runs.RUN_SETTINGS["smoke"]
+    monkeypatch.setitem(runs.RUN_SETTINGS, "smoke", dataclasses.replace(smoke, frozen=False))
+    row = runs.run_row("ASENv2", "DARN", 0, "smoke")
+    assert not row.reused and 0.0 <= row.metrics["single/map_all"] <= 100.0
+    loaded = runs.load_row_model("ASENv2", "DARN", 0, "smoke")
+    assert isinstance(loaded.eval_inputs, LazyImages) and not loaded.frozen
+    trained = loaded.model.global_branch.backbone.body.state_dict()
+    backbone = runs.pretrained_backbone(smoke.backbone, "smoke", smoke.backbone_width).build()
+    start = backbone.body.state_dict()
+    conv = next(k for k in start if k.endswith("weight") and start[k].dim() == 4)
+    assert not torch.equal(trained[conv], start[conv])  # fine-tuned from the pre-trained weights
