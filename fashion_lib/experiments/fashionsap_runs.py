@@ -1,0 +1,202 @@
+"""FashionSAP's runs: the warm-up, the pre-trained variants and every downstream task, recorded.
+
+Public API (stable; chapters 06-09 call it):
+
+- ``VARIANTS``: "albef", "ptp", "ptp_trp", "full", "full_r50" (`fashionsap_settings`);
+  ``sap_settings(profile)`` -> ``SAPSettings``.
+- ``warmup(profile, cnn=False) -> SAPRun``: the ALBEF-style ITS + ITM run, once per image encoder.
+- ``pretrain(variant, seed, profile) -> SAPRun``: the variant trained from its warm-up; metrics
+  are held-out task accuracies (`fashionsap_train.task_accuracies`); history has a column per task.
+- ``load_pretrained(variant, seed, profile) -> FashionSAP`` (eval mode; ``variant="warmup"`` /
+  ``"warmup_r50"`` give the warm-ups) for figures such as Grad-CAM.
+- ``load_retrieval_model(variant, seed, profile) -> FashionSAP``: the retrieval-fine-tuned model
+  (eval mode), e.g. for Grad-CAM of the T2I task (Fig. 4).
+- ``finetune_retrieval(variant, seed, profile) -> SAPRun``: ITS + ITM fine-tuning, then both
+  protocols; ``evaluate_retrieval(...) -> dict``: its metrics ``subset/<m>`` and ``full/<m>`` with
+  m in i2t_r1/5/10, t2i_r1/5/10, mean_r1 (and ``subset/same_subcategory``).
+- ``recognition(variant, seed, profile, level) -> dict``: ``acc``, ``macro_f``, ``micro_f`` for
+  level "category" (CR) or "subcategory" (SCR).
+- ``tmir(variant, seed, profile) -> dict``: ``<dress|shirt|toptee|mean>/r<1|5|10|50>``.
+- ``table(name, profile, seeds=None) -> DataFrame`` for "table2" ... "table6" (`fashionsap_tables`).
+All metrics are in percent. Each call reads the finished run of the same config if there is one
+(`engine.records`), so the notebooks re-run in seconds once the runs exist.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+from fashion_lib.data.vl_data import TripletBatches
+from fashion_lib.errors import ConfigError
+from fashion_lib.experiments import fashionsap_eval as ev
+from fashion_lib.experiments.backbone_pretrain import world_root
+from fashion_lib.experiments.fashionsap_pretrain import (
+    VARIANTS,
+    SAPRun,
+    TextProcessor,
+    data_key,
+    downstream_base,
+    fashiongen_split,
+    fashioniq_split,
+    fit_stage,
+    load_pretrained,
+    pair_batches,
+    plain_text,
+    pretrain,
+    pretrain_config,
+    reuse_or_train,
+    run_weights,
+    stage_dict,
+    tokenizer,
+    warmup,
+)
+from fashion_lib.experiments.fashionsap_settings import sap_settings
+from fashion_lib.experiments.fashionsap_tables import TABLES, table_from
+from fashion_lib.experiments.fashionsap_train import (
+    pretrain_loss,
+    recognition_loss_fn,
+    tmir_loss_fn,
+)
+from fashion_lib.models.fashionsap import FashionSAP
+from fashion_lib.models.fashionsap_tasks import FashionSAPClassifier, FashionSAPTMIR
+
+__all__ = [
+    "TABLES",
+    "VARIANTS",
+    "SAPRun",
+    "evaluate_retrieval",
+    "finetune_retrieval",
+    "load_pretrained",
+    "load_retrieval_model",
+    "pretrain",
+    "recognition",
+    "sap_settings",
+    "table",
+    "tmir",
+    "warmup",
+]
+
+LEVELS = {"category": 48, "subcategory": 121}
+
+
+def finetune_retrieval(variant: str, seed: int, profile: str) -> SAPRun:
+    """Fine-tune with ITS + ITM on plain text, then score both retrieval protocols."""
+    s = sap_settings(profile)
+    pre_config = pretrain_config(variant, seed, profile)[1]
+    config = {
+        "kind": "fashionsap-retrieval",
+        "pretrained": pre_config,
+        "stage": stage_dict(s.retrieval),
+        "subset": [s.subset_queries, s.subset_negatives, s.subset_draws],
+    }
+
+    def train(run_dir: Path):
+        model, _ = downstream_base(variant, seed, profile)
+        batches = pair_batches(
+            profile, "train", plain_text(profile), s.retrieval.batch_size, seed, per_product=True
+        )
+        loss_fn = pretrain_loss(model.config.alpha, 0, seed)
+        history, wall = fit_stage(model, loss_fn, batches, s.retrieval, seed, run_dir)
+        split = fashiongen_split(str(world_root(profile)), "validation")
+        text = TextProcessor(tokenizer(), plain_text(profile))
+        emb = ev.encode_retrieval(model, split, text, s.image_size, s.eval_batch)
+        full = ev.full_protocol(*emb)
+        subset = ev.subset_protocol(
+            *emb,
+            ev.product_labels(split),
+            s.subset_queries,
+            s.subset_negatives,
+            s.subset_draws,
+            seed,
+        )
+        metrics = {f"full/{k}": v for k, v in full.items()}
+        return metrics | {f"subset/{k}": v for k, v in subset.items()}, history, wall
+
+    return reuse_or_train(f"sap-retrieval-{variant}-seed{seed}", config, profile, seed, train)
+
+
+def load_retrieval_model(variant: str, seed: int, profile: str) -> FashionSAP:
+    """The retrieval-fine-tuned model of a variant (eval mode), e.g. for Grad-CAM of T2I."""
+    run = finetune_retrieval(variant, seed, profile)
+    model, _ = downstream_base(variant, seed, profile)
+    model.load_state_dict(run_weights(run))
+    return model.eval()
+
+
+def evaluate_retrieval(variant: str, seed: int, profile: str) -> dict[str, float]:
+    """Retrieval metrics of the fine-tuned variant (``subset/...`` and ``full/...``)."""
+    return finetune_retrieval(variant, seed, profile).metrics
+
+
+def recognition(variant: str, seed: int, profile: str, level: str = "category") -> dict[str, float]:
+    """CR (``level="category"``, 48 classes) or SCR ("subcategory", 121): acc, macro_f, micro_f."""
+    if level not in LEVELS:
+        raise ConfigError(f"level must be one of {list(LEVELS)}, got {level!r}")
+    s = sap_settings(profile)
+    config = {
+        "kind": f"fashionsap-{level}",
+        "pretrained": pretrain_config(variant, seed, profile)[1],
+        "stage": stage_dict(s.recognition),
+    }
+
+    def train(run_dir: Path):
+        base, _ = downstream_base(variant, seed, profile)
+        torch.manual_seed(seed)
+        model = FashionSAPClassifier(base, LEVELS[level])
+        batches = pair_batches(
+            profile, "train", plain_text(profile), s.recognition.batch_size, seed
+        )
+        history, wall = fit_stage(
+            model, recognition_loss_fn(level), batches, s.recognition, seed, run_dir
+        )
+        split = fashiongen_split(str(world_root(profile)), "validation")
+        labels = split.categories if level == "category" else split.subcategories
+        text = TextProcessor(tokenizer(), plain_text(profile))
+        metrics = ev.recognition_metrics(model, split, text, labels, s.image_size, s.eval_batch)
+        return metrics, history, wall
+
+    short = "cr" if level == "category" else "scr"
+    return reuse_or_train(f"sap-{short}-{variant}-seed{seed}", config, profile, seed, train).metrics
+
+
+def tmir(variant: str, seed: int, profile: str) -> dict[str, float]:
+    """Text-modified image retrieval on FashionIQ: R@1/5/10/50 per category and mean."""
+    s = sap_settings(profile)
+    config = {
+        "kind": "fashionsap-tmir",
+        "pretrained": pretrain_config(variant, seed, profile)[1],
+        "stage": stage_dict(s.tmir),
+        "data": data_key(profile, "FashionIQ"),
+    }
+
+    def train(run_dir: Path):
+        base, _ = downstream_base(variant, seed, profile)
+        model = FashionSAPTMIR(base)
+        root = str(world_root(profile))
+        text = TextProcessor(tokenizer(), plain_text(profile))
+        batches = TripletBatches(
+            fashioniq_split(root, "train", s.image_size),
+            text,
+            s.tmir.batch_size,
+            seed,
+            s.image_size,
+            s.augment,
+        )
+        history, wall = fit_stage(model, tmir_loss_fn(), batches, s.tmir, seed, run_dir)
+        split = fashioniq_split(root, "val", s.image_size)
+        return ev.tmir_metrics(model, split, text, s.image_size, s.eval_batch), history, wall
+
+    return reuse_or_train(f"sap-tmir-{variant}-seed{seed}", config, profile, seed, train).metrics
+
+
+def table(name: str, profile: str, seeds: tuple[int, ...] | None = None):
+    """Our rows of the paper's Table 2-6 (`fashionsap_tables.TABLES`), one row per model x seed.
+
+    Columns: model (the paper's row name), variant, seed, profile, then the paper table's metric
+    columns (and ptp / trp / fsis for "table6"). Runs whatever is missing.
+    """
+    seeds = sap_settings(profile).seeds if seeds is None else seeds
+    sources = {"retrieval": evaluate_retrieval, "recognition": recognition, "tmir": tmir}
+    return table_from(name, profile, seeds, sources)

@@ -1,0 +1,289 @@
+# ---
+# jupyter:
+#   jupytext:
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # FashionSAP results: Tables 2-5
+#
+# FashionSAP is evaluated on four downstream tasks after its pre-training: cross-modal retrieval on
+# FashionGen under two protocols (Table 2: 101 candidates per query; Table 3: the full validation
+# set), text-modified image retrieval on FashionIQ (Table 4), and category / sub-category
+# recognition on FashionGen (Table 5). Each pre-trained variant of chapter 07 is fine-tuned once
+# per task and seed (`fashion_lib.experiments.fashionsap_runs`), and every number below is read
+# from those runs' records; a missing record is trained first.
+#
+# Our rows are the variants that stand for the paper's rows: the ALBEF-style baseline ("albef",
+# ITS + ITM only, continued for as many steps as FashionSAP), FashionSAP ("full") and FashionSAP
+# with the CNN image encoder ("full_r50"). The other rows of the paper's tables are published
+# systems we do not re-run; their printed numbers stay in the tables for reference. Absolute
+# numbers on the proxy world with tiny models are not comparable with the paper's; **the claims**
+# (which model beats which) are what this chapter tests.
+
+# %% tags=["parameters"]
+profile = "smoke"
+
+# %%
+import pandas as pd
+from IPython.display import Markdown, display
+
+from fashion_lib.experiments import fashionsap_eval as ev
+from fashion_lib.experiments import fashionsap_runs as sap
+from fashion_lib.experiments.backbone_pretrain import world_root
+from fashion_lib.experiments.fashionsap_pretrain import fashiongen_split
+from fashion_lib.experiments.fashionsap_settings import VARIANTS
+from fashion_lib.experiments.fashionsap_tables import TABLES
+from fashion_lib.experiments.fashionsap_train import build_pretrain_model
+from fashion_lib.results import beside_paper, claim_table, paper_table
+
+settings = sap.sap_settings(profile)
+main_encoder, resnet_encoder = (
+    build_pretrain_model(settings, VARIANTS[v]).config.image_encoder for v in ("full", "full_r50")
+)
+pd.set_option("display.precision", 2)
+
+
+def compare(name: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Our per-seed rows of a table, and the paper's numbers beside our mean +/- std."""
+    spec = TABLES[name]
+    ours = sap.table(name, profile)
+    paper = paper_table(spec.paper)
+    side = beside_paper(ours, paper, {column: column for column in spec.columns})
+    side["ours"] = (
+        side["ours_mean"].map("{:.2f}".format) + " ± " + side["ours_std"].map("{:.2f}".format)
+    )
+    return ours, side
+
+
+def show(name: str, side: pd.DataFrame) -> None:
+    """The paper's full table, then paper | ours | difference per metric for our rows."""
+    display(paper_table(TABLES[name].paper))
+    wide = side.pivot(index="model", columns="metric", values=["paper", "ours", "difference"])
+    metrics = list(dict.fromkeys(side["metric"]))
+    display(
+        wide.reindex(columns=[(k, m) for m in metrics for k in ("paper", "ours", "difference")])
+    )
+
+
+# %% [markdown]
+# ## The protocols at the proxy's scale
+#
+# The paper's subset protocol draws 1,000 query products, each with 100 negative products of the
+# query's sub-category, and averages 5 draws; the full protocol ranks every validation image against
+# one text per product. Both rank by the ITS cosine alone, as the released code does (no ITM
+# re-ranking). Our validation split is much smaller, so the subset protocol is scaled:
+
+# %%
+split = fashiongen_split(str(world_root(profile)), "validation")
+products = len(split.products())
+labels = ev.product_labels(split)
+per_sub = pd.Series(labels[:, 0].numpy()).value_counts()
+scaling = pd.DataFrame(
+    {
+        "paper": [1000, 100, 5, "FashionGen validation (about 32.5k images)"],
+        "ours": [
+            min(settings.subset_queries, products),
+            min(settings.subset_negatives, products - 1),
+            settings.subset_draws,
+            f"{len(split)} images of {products} products, {len(per_sub)} sub-categories "
+            f"(median {int(per_sub.median())} products each)",
+        ],
+    },
+    index=["queries per draw", "negatives per query", "draws", "validation set"],
+)
+display(scaling)
+
+# %% [markdown]
+# > **Decision: negatives by tiers.** With a median of a few products per sub-category, 100 (or
+# > even 20) negatives of the query's own sub-category do not exist. We take every product of the
+# > sub-category first, then of the same category, then of the same fashion symbol, then any; the
+# > released FashionSAP code falls back to random sub-categories. The share of negatives that share
+# > the query's sub-category is measured and printed with Table 2.
+
+# %% [markdown]
+# ## Table 2: cross-modal retrieval, subset protocol
+
+# %%
+ours2, side2 = compare("table2")
+show("table2", side2)
+same = pd.DataFrame(
+    [
+        {
+            "variant": v,
+            "seed": s,
+            "same sub-category (%)": sap.evaluate_retrieval(v, s, profile)[
+                "subset/same_subcategory"
+            ],
+        }
+        for v in TABLES["table2"].rows.values()
+        for s in settings.seeds
+    ]
+)
+display(same.groupby("variant")["same sub-category (%)"].mean().round(1).to_frame())
+
+# %% [markdown]
+# ## Table 3: cross-modal retrieval, full protocol
+
+# %%
+ours3, side3 = compare("table3")
+show("table3", side3)
+
+# %% [markdown]
+# ## Table 4: text-modified image retrieval on FashionIQ
+#
+# The query fuses the candidate image with the two relative captions joined by "and"; the gallery
+# of each category is the union of the candidate and target images of its validation captions.
+
+# %%
+ours4, side4 = compare("table4")
+show("table4", side4)
+
+# %% [markdown]
+# ## Table 5: category and sub-category recognition
+#
+# A linear layer on the first fused vector H_0, trained with cross-entropy; accuracy and macro-F
+# (sklearn) over every validation image, with the 48 categories and 121 sub-categories of
+# FashionGen as classes (the proxy uses a subset of them).
+
+# %%
+ours5, side5 = compare("table5")
+show("table5", side5)
+
+# %% [markdown]
+# ## The paper's claims
+#
+# The paper's "ViT beats ResNet-50" claim compares its two image encoders; on the profile shown here
+# the two rows use the encoders printed below (on the cpu profile the main encoder is a small CNN,
+# see chapter 07), so the claim is only the paper's own on the gpu and paper profiles.
+#
+# A claim "A > B" is **held** when every seed of A beats every seed of B, **not held** when every
+# seed of B beats every seed of A, and **inconclusive** when their ranges overlap
+# (`fashion_lib.results.verdict`).
+
+# %%
+CLAIMS = [
+    (
+        "table2",
+        "FashionSAP beats the ALBEF-style baseline (subset)",
+        "FashionSAP",
+        "ALBEF [17]",
+        ["Mean R@1", "I2T R@1", "T2I R@1"],
+    ),
+    (
+        "table2",
+        f"{main_encoder} beats {resnet_encoder} (subset)",
+        "FashionSAP",
+        "FashionSAP(Resnet50)",
+        ["Mean R@1"],
+    ),
+    (
+        "table2",
+        "FashionSAP(Resnet50) beats ALBEF (subset)",
+        "FashionSAP(Resnet50)",
+        "ALBEF [17]",
+        ["Mean R@1"],
+    ),
+    (
+        "table3",
+        "FashionSAP beats the ALBEF-style baseline (full)",
+        "FashionSAP",
+        "ALBEF [17]",
+        ["Mean R@1", "I2T R@1", "T2I R@1"],
+    ),
+    (
+        "table3",
+        f"{main_encoder} beats {resnet_encoder} (full)",
+        "FashionSAP",
+        "FashionSAP(Resnet50)",
+        ["Mean R@1"],
+    ),
+    (
+        "table4",
+        "FashionSAP beats the baseline on TMIR",
+        "FashionSAP",
+        "ALBEF-style (ours)",
+        ["Mean R@10", "Mean R@50"],
+    ),
+    (
+        "table5",
+        "FashionSAP beats the baseline on CR/SCR",
+        "FashionSAP",
+        "ALBEF-style (ours)",
+        ["CR Acc", "CR Macro-F", "SCR Acc", "SCR Macro-F"],
+    ),
+]
+results = {"table2": ours2, "table3": ours3, "table4": ours4, "table5": ours5}
+print(f"FashionSAP row: {main_encoder}; FashionSAP(Resnet50) row: {resnet_encoder}")
+verdicts = []
+for table, claim, a, b, metrics in CLAIMS:
+    for metric in metrics:
+        v = claim_table(results[table], [(a, b)], metric).iloc[0]
+        verdicts.append(
+            {
+                "table": table,
+                "claim": claim,
+                "metric": metric,
+                "verdict": v["verdict"],
+                "mean A": v["mean_a"],
+                "mean B": v["mean_b"],
+                "range A": v["spread_a"],
+                "range B": v["spread_b"],
+                "seeds": v["seeds"],
+            }
+        )
+verdicts = pd.DataFrame(verdicts)
+display(verdicts)
+counts = verdicts["verdict"].value_counts()
+display(
+    Markdown(
+        ", ".join(f"**{k}**: {n}" for k, n in counts.items())
+        + f" of {len(verdicts)} claim-metric pairs ({profile} profile, "
+        f"seeds {list(settings.seeds)})."
+    )
+)
+
+# %% [markdown]
+# ## Errata in the printed tables
+#
+# Recomputed from the transcribed tables (`fashion_lib/paper_tables/`): "Mean R@1" should be the
+# mean of I2T R@1 and T2I R@1.
+
+# %%
+errata = []
+for name in ("table2", "table3"):
+    paper = paper_table(TABLES[name].paper)
+    recomputed = (paper["I2T R@1"] + paper["T2I R@1"]) / 2
+    off = (recomputed - paper["Mean R@1"]).abs() > 0.0051  # beyond rounding to 2 decimals
+    for model in paper.index[off]:
+        errata.append(
+            {
+                "table": name,
+                "model": model,
+                "printed Mean R@1": paper.loc[model, "Mean R@1"],
+                "mean of I2T and T2I R@1": recomputed[model],
+            }
+        )
+display(pd.DataFrame(errata))
+
+# %% [markdown]
+# > - CommerceMM's printed Mean R@1 (62.75) is not the mean of its R@1 values (40.60); ALBEF's
+# >   62.20 is 62.245 rounded down. Table 4 prints two DCNet values with one decimal (56.7, 47.3).
+# > - The paper's "FashionSAP (ViT-B16)" row is FashionSAP trained from scratch; its
+# >   "FashionSAP" row starts from ALBEF. We reproduce the second (from our ALBEF-style warm-up)
+# >   and compare it with the CNN row under the same warm-up recipe; the from-scratch ViT row is
+# >   not re-run.
+# > - The paper says the subset results average 5 draws; the released code draws once. We follow
+# >   the paper (FashionViL's protocol). Retrieval is scored by the ITS cosine only, as the code.
+# > - Recognition uses plain descriptions and classifies H_0 (the paper); the released code can
+# >   also append a "[MASK]" prompt and classify that position.
+#
+# **What this chapter produced:** Tables 2-5 with the paper's numbers beside our mean ± std over
+# seeds, the verdict of each claim, and the fine-tuning runs (retrieval, CR, SCR, TMIR) of every
+# variant and seed under `runs/`, which chapter 09 reuses for Table 6.
