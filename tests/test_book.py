@@ -43,6 +43,9 @@ def smoke_book(tmp_path_factory: pytest.TempPathFactory) -> Path:
     for name in ("_config.yml", "_toc.yml", "CONTRIBUTING.md"):
         shutil.copy(ROOT / name, site / name)
     shutil.copytree(ROOT / "book", site / "book", ignore=shutil.ignore_patterns("executed"))
+    stray = site / ".pytest_cache" / "README.md"  # as a used checkout has; must not be built
+    stray.parent.mkdir()
+    stray.write_text("# pytest cache\n", encoding="utf-8")
     run_book("smoke", out_dir=site / "book" / "executed", failed_dir=site / "failed")
     cmd = [JUPYTER_BOOK, "build", str(site), "-W", "-n", "--keep-going"]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=900)
