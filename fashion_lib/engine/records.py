@@ -67,25 +67,19 @@ def run_dir_for(name: str, config: Any, root: str | Path | None = None) -> Path:
     return Path(root or paths.runs_dir()) / f"{name}-{config_hash(config)[:HASH_CHARS]}"
 
 
+def _git(repo: Path, *args: str) -> str:
+    """Output of one git command in `repo`, stripped; raises on failure."""
+    done = subprocess.run(
+        ["git", *args], cwd=repo, capture_output=True, text=True, check=True, timeout=10
+    )
+    return done.stdout.strip()
+
+
 def git_commit(repo: Path = paths.PROJECT_ROOT) -> str | None:
     """HEAD of the checkout, with "+dirty" if tracked files changed; None without git or commits."""
     try:
-        head = subprocess.run(
-            ["git", "rev-parse", "HEAD"],
-            cwd=repo,
-            capture_output=True,
-            text=True,
-            check=True,
-            timeout=10,
-        ).stdout.strip()
-        status = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"],
-            cwd=repo,
-            capture_output=True,
-            text=True,
-            check=True,
-            timeout=10,
-        ).stdout.strip()
+        head = _git(repo, "rev-parse", "HEAD")
+        status = _git(repo, "status", "--porcelain", "--untracked-files=no")
     except (OSError, subprocess.SubprocessError):
         return None
     return head + ("+dirty" if status else "")
