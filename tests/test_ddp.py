@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import socket
+import time
 from pathlib import Path
 
 import torch
@@ -15,10 +16,12 @@ from fashion_lib.engine import (
     TrainConfig,
     all_gather,
     cleanup,
+    find_finished_run,
     fit,
     init_distributed,
     reduce_mean,
 )
+from fashion_lib.experiments.fashionsap_pretrain import reuse_or_train
 
 CONFIG = TrainConfig(
     epochs=2,
@@ -53,7 +56,8 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def worker(rank: int, world_size: int, port: int, out: str) -> None:
+def join_group(rank: int, world_size: int, port: int, **env: str):
+    """Join a gloo process group on 127.0.0.1 as torchrun would (its environment variables)."""
     os.environ.update(
         MASTER_ADDR="127.0.0.1",
         MASTER_PORT=str(port),
@@ -61,9 +65,14 @@ def worker(rank: int, world_size: int, port: int, out: str) -> None:
         WORLD_SIZE=str(world_size),
         LOCAL_RANK=str(rank),
         GLOO_SOCKET_IFNAME="lo",
+        **env,
     )
     torch.set_num_threads(1)
-    info = init_distributed()
+    return init_distributed()
+
+
+def worker(rank: int, world_size: int, port: int, out: str) -> None:
+    info = join_group(rank, world_size, port)
     try:
         assert (info.rank, info.world_size) == (rank, world_size)
         gathered = all_gather(torch.tensor([[rank, 10 + rank]]))  # (W, 2)
@@ -103,3 +112,23 @@ def test_two_process_ddp_matches_single_process(tmp_path: Path) -> None:
         "step-00000009",
         "step-00000010",
     ]
+
+
+def _slow_on_rank0(run_dir: Path) -> tuple[dict[str, float], list[dict[str, float]], float]:
+    if int(os.environ["RANK"]) == 0:
+        time.sleep(1.0)  # rank 0 finishes last: without a barrier rank 1 would run ahead
+    return {"score": 1.0}, [], 0.0
+
+
+def record_worker(rank: int, world_size: int, port: int, runs: str) -> None:
+    join_group(rank, world_size, port, FASHION_RUNS_DIR=runs)
+    try:
+        config = {"what": "barrier test"}
+        reuse_or_train("barrier", config, "smoke", 0, _slow_on_rank0)
+        assert find_finished_run(config, name="barrier") is not None, f"rank {rank} ran ahead"
+    finally:
+        cleanup()
+
+
+def test_no_rank_returns_before_rank0_wrote_the_record(tmp_path: Path) -> None:
+    mp.spawn(record_worker, args=(2, free_port(), str(tmp_path)), nprocs=2, join=True)

@@ -95,6 +95,12 @@ def _group_active() -> bool:
     return dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1
 
 
+def barrier() -> None:
+    """Wait until every rank gets here (a no-op in a single process)."""
+    if _group_active():
+        dist.barrier()
+
+
 @torch.no_grad()
 def all_gather(tensor: torch.Tensor) -> torch.Tensor:
     """Concatenate `tensor` from every rank along dim 0, in rank order, without gradient.

@@ -23,6 +23,7 @@ from fashion_lib.data.retrieval_data import file_digest
 from fashion_lib.data.vl_data import FashionGenSplit, FashionIQSplit, PairBatches
 from fashion_lib.engine import (
     CheckpointStore,
+    barrier,
     find_finished_run,
     fit,
     is_main,
@@ -147,18 +148,21 @@ def reuse_or_train(name: str, config: dict[str, Any], profile: str, seed: int, t
         )
     with torch_threads(sap_settings(profile).threads):
         metrics, history, wall = train(run_dir)
-    if not is_main():
+    record = None
+    if is_main():  # under torchrun only rank 0 writes the record
+        record = write_record(
+            run_dir,
+            name=name,
+            config=config,
+            seed=seed,
+            profile=profile,
+            wall_time_s=wall,
+            metrics=metrics,
+            history=history,
+        )
+    barrier()  # the other ranks read this run's checkpoint next: wait until it is complete
+    if record is None:
         return SAPRun(name, run_dir, metrics, history, wall, False, None)
-    record = write_record(
-        run_dir,
-        name=name,
-        config=config,
-        seed=seed,
-        profile=profile,
-        wall_time_s=wall,
-        metrics=metrics,
-        history=history,
-    )
     return SAPRun(name, run_dir, record.metrics, record.history, wall, False, record)
 
 

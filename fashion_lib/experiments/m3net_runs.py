@@ -69,6 +69,7 @@ from fashion_lib.data.retrieval_data import (
 )
 from fashion_lib.data.samplers import TripletSampler
 from fashion_lib.engine import (
+    barrier,
     derive_seed,
     find_finished_run,
     is_main,
@@ -307,7 +308,20 @@ def _train_and_evaluate(row: _Row) -> RowResult:
     eval_time = time.perf_counter() - started
     metrics = flat_metrics(results, settings.k)
     metrics |= {"train_time_s": train_time, "eval_time_s": eval_time}
-    if not is_main():  # under torchrun only rank 0 writes the record
+    record = None
+    if is_main():  # under torchrun only rank 0 writes the record
+        record = write_record(
+            row.run_dir,
+            name=row.name,
+            config=row.config,
+            seed=seed,
+            profile=row.profile,
+            wall_time_s=train_time + eval_time,
+            metrics=metrics,
+            history=history,
+        )
+    barrier()  # the other ranks may load this row's checkpoint next: wait until it is complete
+    if record is None:
         return RowResult(
             row.model_name,
             row.dataset,
@@ -321,16 +335,6 @@ def _train_and_evaluate(row: _Row) -> RowResult:
             False,
             None,
         )  # type: ignore[arg-type]
-    record = write_record(
-        row.run_dir,
-        name=row.name,
-        config=row.config,
-        seed=seed,
-        profile=row.profile,
-        wall_time_s=train_time + eval_time,
-        metrics=metrics,
-        history=history,
-    )
     return _result(row, record, False)
 
 
