@@ -324,6 +324,6 @@ def feature_maps(
             pass
     maps = _compute_maps(backbone, load_images(dataset.folder, names, image_size), batch_size)
     folder.mkdir(parents=True, exist_ok=True)
-    with atomic.atomic_path(path, suffix=".pt") as tmp:
-        torch.save(maps, tmp)
+    with atomic.atomic_path(path, suffix=".pt") as tmp, tmp.open("wb") as f:
+        torch.save(maps, f)  # a file object: same bytes for the same maps (see backbone_pretrain)
     return maps

@@ -301,8 +301,10 @@ def pretrained_backbone(name: str, profile: str, width: int = 32) -> PretrainedB
             f"val_accuracy/{d.name}": _val_accuracy(model, d, off, settings.image_size)
             for d, off in zip(datasets, offsets.tolist(), strict=False)
         }
-    with atomic.atomic_path(run_dir / WEIGHTS_FILE, suffix=".pt") as tmp:
-        torch.save(model.backbone.body.state_dict(), tmp)
+    # Saved through a file object: torch names the archive after a path's stem, and the temp
+    # file's random name would make the bytes (and the hash of downstream configs) vary per run.
+    with atomic.atomic_path(run_dir / WEIGHTS_FILE, suffix=".pt") as tmp, tmp.open("wb") as f:
+        torch.save(model.backbone.body.state_dict(), f)
     record = write_record(
         run_dir,
         name=run_name,
