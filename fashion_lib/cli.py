@@ -5,25 +5,92 @@
     python -m fashion_lib data make --profile cpu
     python -m fashion_lib data check --format fashionai PATH
 
-A user error (bad argument, missing or malformed file, failing notebook) prints one line starting
-with `error:` and exits 2; nothing half-written is left behind.
+A user error (bad argument, missing or malformed file, bad FASHION_DATA_ROOT / FASHION_RUNS_DIR,
+failing notebook) prints one line starting with `error:` and exits 2; arguments and environment
+are checked before anything is written, and nothing half-written is left behind.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import NoReturn
 
 from fashion_lib import paths
 from fashion_lib.data.commands import register as register_data_commands
-from fashion_lib.errors import FashionLibError
+from fashion_lib.errors import ConfigError, FashionLibError
 from fashion_lib.profiles import PROFILES
 
 
+class OneLineParser(argparse.ArgumentParser):
+    """An ArgumentParser whose usage errors are one `error:` line naming the command (exit 2)."""
+
+    def error(self, message: str) -> NoReturn:
+        """Print `error: <prog>: <message>` and exit 2 (argparse prints usage plus a line)."""
+        self.exit(2, f"error: {self.prog}: {message} (see --help)\n")
+
+
+def positive_int(text: str) -> int:
+    """argparse type: an integer > 0."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"{text!r} must be > 0")
+    return value
+
+
+def writable_folder(text: str) -> Path:
+    """argparse type: a folder that exists or can be created (every existing parent is a folder)."""
+    path = Path(text)
+    problem = folder_problem(path)
+    if problem:
+        raise argparse.ArgumentTypeError(f"{text!r} {problem}")
+    return path
+
+
+def folder_problem(path: Path) -> str | None:
+    """Why `path` cannot be used as an output folder, or None if it exists or can be created."""
+    existing = next(p for p in (path.absolute(), *path.absolute().parents) if p.exists())
+    if not existing.is_dir():
+        return (
+            "is not a folder" if existing == path.absolute() else f"is inside a file ({existing})"
+        )
+    if not os.access(existing, os.W_OK | os.X_OK):
+        return f"is not writable ({existing})"
+    return None
+
+
+def check_environment(names: Sequence[str], must_exist: Sequence[str] = ()) -> None:
+    """Check folder environment variables (FASHION_DATA_ROOT, FASHION_RUNS_DIR) before any write.
+
+    Args:
+        names: variables that, when set, must name a usable folder (existing or creatable).
+        must_exist: those of `names` whose folder must already exist (data to read).
+
+    Raises:
+        ConfigError: naming the variable, its value and what is wrong.
+    """
+    for name in names:
+        value = os.environ.get(name)
+        if value is None:
+            continue
+        problem = "is empty" if not value.strip() else folder_problem(Path(value))
+        if problem is None and name in must_exist and not Path(value).is_dir():
+            problem = "does not exist"
+        if problem:
+            raise ConfigError(f"environment variable {name}={value!r} {problem}")
+
+
 def _book_run(args: argparse.Namespace) -> int:
-    from fashion_lib.book.runner import run_book
+    check_environment(("FASHION_DATA_ROOT", "FASHION_RUNS_DIR"), must_exist=("FASHION_DATA_ROOT",))
+    if not args.notebooks.is_dir():
+        raise ConfigError(f"--notebooks {args.notebooks}: no such folder")
+    from fashion_lib.book.runner import run_book  # papermill and jupytext: slow to import
 
     runs = run_book(
         args.profile,
@@ -46,10 +113,8 @@ def _setup_wordnet(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with every subcommand registered."""
-    parser = argparse.ArgumentParser(
-        prog="python -m fashion_lib", description=__doc__.split("\n")[0]
-    )
-    groups = parser.add_subparsers(dest="group", required=True)
+    parser = OneLineParser(prog="python -m fashion_lib", description=__doc__.split("\n")[0])
+    groups = parser.add_subparsers(dest="group", metavar="COMMAND", required=True)
 
     book = groups.add_parser("book", help="execute the book's notebooks").add_subparsers(
         dest="command", required=True
@@ -60,9 +125,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--only", nargs="*", default=[], metavar="NN", help="chapters by number or stem"
     )
     run.add_argument("--notebooks", type=Path, default=paths.NOTEBOOKS_DIR, help="chapter sources")
-    run.add_argument("--out", type=Path, default=paths.EXECUTED_DIR, help="where to publish")
     run.add_argument(
-        "--cell-timeout", type=int, default=None, help="seconds per cell (default: none)"
+        "--out", type=writable_folder, default=paths.EXECUTED_DIR, help="where to publish"
+    )
+    run.add_argument(
+        "--cell-timeout", type=positive_int, default=None, help="seconds per cell (default: none)"
     )
     run.set_defaults(func=_book_run)
 

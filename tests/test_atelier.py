@@ -181,7 +181,7 @@ def test_interrupted_make_leaves_no_world(tmp_path: Path, monkeypatch: pytest.Mo
     def boom(*args: object) -> int:
         raise RuntimeError("killed")
 
-    monkeypatch.setattr(make, "_write_fashiongen", boom)
+    monkeypatch.setattr(make, "write_fashiongen", boom)
     profile = replace(get_profile("smoke"), data=TINY)
     with pytest.raises(RuntimeError):
         make.make_world(profile, out=tmp_path / "world", workers=1)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -9,6 +10,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
+from fashion_lib.book.progress import BookProgress, progress_path, sha256_of
 from fashion_lib.book.runner import NotebookFailed, discover, run_book, select
 from fashion_lib.errors import ConfigError
 
@@ -83,3 +85,26 @@ def test_cli_exits_nonzero_with_one_line(chapters: Path, tmp_path: Path) -> None
 def test_unknown_profile_is_rejected_before_running(chapters: Path, tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="unknown profile 'huge'"):
         run_book("huge", notebooks_dir=chapters, out_dir=tmp_path, echo=lambda _: None)
+
+
+def test_progress_resumes_only_the_unchanged_prefix(tmp_path: Path) -> None:
+    plan = {"01_a": "sha-a", "02_b": "sha-b", "03_c": "sha-c"}
+    first = BookProgress(tmp_path, "smoke", plan)
+    assert first.resume() == []  # no progress file yet
+    for name in plan:
+        (tmp_path / f"{name}.ipynb").write_text(f"published {name}", encoding="utf-8")
+        first.record(name, tmp_path / f"{name}.ipynb")
+    saved = json.loads(progress_path(tmp_path, "smoke").read_text(encoding="utf-8"))
+    assert saved["profile"] == "smoke" and [s["name"] for s in saved["plan"]] == list(plan)
+    assert saved["finished"]["02_b"] == {
+        "source_sha256": "sha-b",
+        "published_sha256": sha256_of(tmp_path / "02_b.ipynb"),
+    }
+    (tmp_path / "02_b.ipynb").write_text("edited by hand", encoding="utf-8")
+    again = BookProgress(tmp_path, "smoke", plan)
+    assert again.resume() == ["01_a"]  # 03_c is intact but follows a changed notebook
+    assert BookProgress(tmp_path, "smoke", {**plan, "01_a": "new source"}).resume() == []
+    assert BookProgress(tmp_path, "smoke", dict(reversed(plan.items()))).resume() == []
+    assert BookProgress(tmp_path, "cpu", plan).resume() == []  # another profile's file
+    again.complete()
+    assert not progress_path(tmp_path, "smoke").exists()

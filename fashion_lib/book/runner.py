@@ -5,16 +5,25 @@ the `python3` kernel set, is executed by papermill in a scratch folder with the 
 parameter, and is moved into `book/executed/` only when every cell ran. A failure keeps the failed
 notebook in `build/failed-notebooks/` (outside the book), removes any stale published copy, and
 raises `NotebookFailed` naming the notebook and the cell.
+
+Every published notebook carries `metadata.fashion_book`: profile, wall time (`seconds`), peak
+resident memory of the kernel's process tree (`peak_rss_mb`), the source's sha256 and when it
+finished. Kernels see `FASHION_BOOK_OUT`, the publish folder, so a chapter can read the metadata of
+the chapters published before it.
+
+An interrupted `run_book` resumes at its first unfinished notebook (`fashion_lib.book.progress`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import sys
 import tempfile
+import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -22,15 +31,20 @@ from pathlib import Path
 import jupytext
 import nbformat
 import papermill as pm
+import psutil
+from nbclient.exceptions import CellTimeoutError, DeadKernelError
 from papermill.exceptions import PapermillExecutionError
 
 from fashion_lib import paths
+from fashion_lib.book.progress import BookProgress, sha256_of
 from fashion_lib.errors import ConfigError, FashionLibError
 from fashion_lib.profiles import get_profile
 
 KERNEL = "python3"
 # Set for the kernels papermill starts: no network, no progress bars in published outputs.
 KERNEL_ENV = {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "TQDM_DISABLE": "1"}
+OUT_ENV = "FASHION_BOOK_OUT"
+RSS_INTERVAL_S = 0.2
 
 
 class NotebookFailed(FashionLibError):
@@ -83,6 +97,85 @@ def _source_cell_number(executed: nbformat.NotebookNode, cell_index: int) -> int
     return cell_index - injected + 1
 
 
+def _failure(
+    err: PapermillExecutionError | CellTimeoutError | DeadKernelError,
+    source: Path,
+    out_nb: Path,
+    failed_dir: Path,
+) -> NotebookFailed:
+    """The one-line error of a failed notebook; keeps the partly executed copy in `failed_dir`."""
+    name = source.stem
+    if not out_nb.is_file():  # the kernel died before papermill wrote anything
+        return NotebookFailed(f"notebook {name} (notebooks/{source.name}): {err}")
+    failed_dir.mkdir(parents=True, exist_ok=True)
+    kept = failed_dir / f"{name}.ipynb"
+    shutil.copyfile(out_nb, kept)
+    executed = nbformat.read(out_nb, as_version=4)
+    if isinstance(err, PapermillExecutionError):
+        index, count = err.cell_index, err.exec_count
+        detail = f"{err.ename}: {(err.evalue.strip().splitlines() or [''])[-1]}"
+    else:  # the cell that was started but never got the kernel's reply (death or time-out)
+        started = [i for i, c in enumerate(executed.cells) if c.metadata.get("papermill", {})]
+        replied = [
+            "shell.execute_reply" in executed.cells[i].metadata.get("execution", {})
+            for i in started
+        ]
+        index = next(
+            (i for i, ok in zip(started, replied, strict=True) if not ok), len(started) - 1
+        )
+        count = executed.cells[index].get("execution_count")
+        detail = f"{type(err).__name__}: {str(err).strip().splitlines()[0]}"
+    cell = _source_cell_number(executed, index)
+    return NotebookFailed(
+        f"notebook {name} failed in cell {cell} of notebooks/{source.name} "
+        f"(In [{count}]): {detail}; failed copy kept at {kept}"
+    )
+
+
+class PeakRss:
+    """Peak resident memory (MB) of this process's descendants (the kernel and what it starts),
+    summed over the process tree every `interval` seconds by a background thread while in use."""
+
+    def __init__(self, interval: float = RSS_INTERVAL_S) -> None:
+        self.interval, self.peak_mb = interval, 0.0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._watch, name="peak-rss", daemon=True)
+
+    def _watch(self) -> None:
+        while True:
+            total = 0
+            for child in psutil.Process().children(recursive=True):
+                with contextlib.suppress(psutil.Error):  # ended between listing and reading
+                    total += child.memory_info().rss
+            self.peak_mb = max(self.peak_mb, total / 2**20)
+            if self._stop.wait(self.interval):
+                return
+
+    def __enter__(self) -> PeakRss:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+@contextlib.contextmanager
+def _kernel_env(out_dir: Path) -> Iterator[None]:
+    """Set the kernels' environment (KERNEL_ENV and FASHION_BOOK_OUT) for the block, then restore."""
+    wanted = {**KERNEL_ENV, OUT_ENV: str(out_dir.resolve())}
+    saved = {key: os.environ.get(key) for key in wanted}
+    os.environ.update(wanted)
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
 def run_notebook(
     source: Path,
     profile: str,
@@ -115,35 +208,30 @@ def run_notebook(
         nbformat.write(to_notebook(source), src_nb)
         started = time.perf_counter()
         try:
-            pm.execute_notebook(
-                str(src_nb),
-                str(out_nb),
-                parameters={"profile": profile},
-                kernel_name=KERNEL,
-                language="python",
-                cwd=str(source.parent),
-                progress_bar=False,
-                log_output=False,
-                execution_timeout=cell_timeout,
-            )
-        except PapermillExecutionError as err:
+            with _kernel_env(out_dir), PeakRss() as rss:
+                pm.execute_notebook(
+                    str(src_nb),
+                    str(out_nb),
+                    parameters={"profile": profile},
+                    kernel_name=KERNEL,
+                    language="python",
+                    cwd=str(source.parent),
+                    progress_bar=False,
+                    log_output=False,
+                    execution_timeout=cell_timeout,
+                )
+        except (PapermillExecutionError, CellTimeoutError, DeadKernelError) as err:
             published.unlink(missing_ok=True)
-            failed_dir.mkdir(parents=True, exist_ok=True)
-            kept = failed_dir / f"{name}.ipynb"
-            shutil.copyfile(out_nb, kept)
-            cell = _source_cell_number(nbformat.read(out_nb, as_version=4), err.cell_index)
-            detail = (err.evalue.strip().splitlines() or [""])[-1]
-            raise NotebookFailed(
-                f"notebook {name} failed in cell {cell} of notebooks/{source.name} "
-                f"(In [{err.exec_count}]): {err.ename}: {detail}; failed copy kept at {kept}"
-            ) from None
+            raise _failure(err, source, out_nb, failed_dir) from None
         seconds = time.perf_counter() - started
         nb = nbformat.read(out_nb, as_version=4)
         nb.metadata["fashion_book"] = {
             "profile": profile,
             "seconds": round(seconds, 2),
+            "peak_rss_mb": round(rss.peak_mb, 1),
             "finished": datetime.now(UTC).isoformat(timespec="seconds"),
             "source": f"notebooks/{source.name}",
+            "source_sha256": sha256_of(source),
         }
         nbformat.write(nb, out_nb)
         os.replace(out_nb, published)
@@ -159,18 +247,30 @@ def run_book(
     cell_timeout: int | None = None,
     echo: Callable[[str], None] = print,
 ) -> list[NotebookRun]:
-    """Execute the chosen chapters in order, one progress line each; stop at the first failure."""
+    """Execute the chosen chapters in order, one progress line each; stop at the first failure.
+
+    A run interrupted earlier (killed, or stopped by a failure) with the same profile and plan is
+    resumed: its leading finished notebooks are skipped while their source and published copy are
+    unchanged. Returns the notebooks executed by this call.
+    """
     get_profile(profile)  # fail before starting kernels on a misspelt profile
     sources = select(discover(notebooks_dir), only)
     if not sources:
         raise ConfigError(f"no notebooks found in {notebooks_dir}")
-    os.environ.update(KERNEL_ENV)
+    plan = {source.stem: sha256_of(source) for source in sources}
+    progress = BookProgress(out_dir, profile, plan)
+    skipped = progress.resume()
     runs = []
     for i, source in enumerate(sources, 1):
         head = f"[{i}/{len(sources)}] {source.stem} ({profile})"
+        if source.stem in skipped:
+            echo(f"{head} skipping {source.stem} (finished in the interrupted run)")
+            continue
         echo(f"{head} ...")
         sys.stdout.flush()
         run = run_notebook(source, profile, out_dir, failed_dir, cell_timeout)
+        progress.record(source.stem, run.output)
         echo(f"{head} ok in {run.seconds:.1f} s")
         runs.append(run)
+    progress.complete()
     return runs

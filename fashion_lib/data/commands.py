@@ -32,6 +32,7 @@ def _add_check(commands: argparse._SubParsersAction) -> None:
 
 
 def _run_make(args: argparse.Namespace) -> int:
+    from fashion_lib.cli import check_environment
     from fashion_lib.data.atelier.make import ensure_world, make_world
     from fashion_lib.errors import ConfigError
     from fashion_lib.profiles import get_profile
@@ -39,6 +40,8 @@ def _run_make(args: argparse.Namespace) -> int:
     profile = get_profile(args.profile)
     if not profile.proxy:
         raise ConfigError(f"profile {profile.name!r} reads real datasets; nothing to generate")
+    if args.out is None:
+        check_environment(("FASHION_DATA_ROOT",))
     overrides = {
         k: v
         for k, v in (("strength", args.strength), ("label_noise", args.label_noise))
@@ -60,25 +63,39 @@ def _run_make(args: argparse.Namespace) -> int:
     return 0
 
 
+def unit_interval(text: str) -> float:
+    """argparse type: a number in [0, 1]."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"{text!r} must lie in [0, 1]")
+    return value
+
+
 def _add_make(commands: argparse._SubParsersAction) -> None:
+    from fashion_lib.cli import positive_int, writable_folder
     from fashion_lib.profiles import PROFILES
 
     parser = commands.add_parser("make", help="generate a profile's proxy world (atelier)")
     parser.add_argument("--profile", default="cpu", choices=sorted(PROFILES))
     parser.add_argument(
         "--out",
-        type=Path,
+        type=writable_folder,
         default=None,
         help="destination folder (default: data/atelier-<profile>)",
     )
-    parser.add_argument("--workers", type=int, default=2, help="rendering processes")
+    parser.add_argument("--workers", type=positive_int, default=2, help="rendering processes")
     parser.add_argument(
         "--if-missing", action="store_true", help="keep an existing world with the same settings"
     )
-    parser.add_argument("--strength", type=float, default=None, help="nuisance strength knob")
+    parser.add_argument(
+        "--strength", type=unit_interval, default=None, help="nuisance strength knob, in [0, 1]"
+    )
     parser.add_argument(
         "--label-noise",
-        type=float,
+        type=unit_interval,
         default=None,
         help="probability that a training label is replaced",
     )

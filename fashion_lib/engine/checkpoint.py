@@ -4,7 +4,9 @@ A checkpoint is a folder `step-00001234/` holding `state.pt` (torch.save of plai
 numbers, loadable with `weights_only=True`) and `state.pt.sha256`. Both appear together (the
 folder is built under a temporary name and renamed), and the digest catches files damaged after
 writing (truncated copies, bit rot), which torch's zip reader does not always notice. Loading
-walks from the newest checkpoint to older ones and warns about every unreadable one it skips.
+walks from the newest checkpoint to older ones and warns about every unreadable one it skips. At
+least two checkpoints are always kept, so that a damaged newest one has a predecessor to fall back
+to (a `keep` of 1 is raised to 2).
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from fashion_lib.atomic import atomic_dir
 STATE_FILE = "state.pt"
 DIGEST_FILE = "state.pt.sha256"
 _NAME = re.compile(r"^step-(\d{8,})$")
+MIN_KEEP = 2
 
 
 def _sha256(path: Path) -> str:
@@ -39,12 +42,13 @@ class CheckpointStore:
 
     Args:
         folder: where the `step-XXXXXXXX/` folders live (created on the first save).
-        keep: how many of the newest checkpoints to keep; older ones are deleted after each save.
+        keep: how many of the newest checkpoints to keep (at least `MIN_KEEP`); older ones are
+            deleted after each save.
     """
 
-    def __init__(self, folder: str | Path, keep: int = 2) -> None:
+    def __init__(self, folder: str | Path, keep: int = MIN_KEEP) -> None:
         self.folder = Path(folder)
-        self.keep = keep
+        self.keep = max(keep, MIN_KEEP)
 
     def paths(self) -> list[Path]:
         """Checkpoint folders, oldest first (by step)."""

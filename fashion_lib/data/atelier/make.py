@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 import multiprocessing
+import shutil
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
@@ -87,7 +88,18 @@ def _fashionai_path(knobs: d.Knobs, sample: d.Sample, i: int) -> str:
     return f"Images/{name}_labels/{digest}.jpg"
 
 
-def _write_asen(tmp: Path, name: str, knobs: d.Knobs, samples: list[d.Sample]) -> int:
+def write_asen(tmp: Path, name: str, knobs: d.Knobs, samples: list[d.Sample]) -> int:
+    """Write one ASEN-protocol dataset (DeepFashion, FashionAI or DARN) and its part masks.
+
+    Args:
+        tmp: the world folder being built; the dataset goes into ``tmp / name``.
+        name: "DeepFashion", "FashionAI" or "DARN".
+        knobs: the world's knobs (seed and image size).
+        samples: the drawn samples, one image each, in index order.
+
+    Returns:
+        The number of images written.
+    """
     n = len(samples)
     if name == "DeepFashion":
         paths = [_df_path(s.spec, i) for i, s in enumerate(samples)]
@@ -113,7 +125,17 @@ def _write_asen(tmp: Path, name: str, knobs: d.Knobs, samples: list[d.Sample]) -
     return n
 
 
-def _write_fashiongen(tmp: Path, knobs: d.Knobs, samples: list[d.Sample]) -> int:
+def write_fashiongen(tmp: Path, knobs: d.Knobs, samples: list[d.Sample]) -> int:
+    """Write FashionGen's split HDF5 files into ``tmp / "FashionGen"``, with the part masks.
+
+    Args:
+        tmp: the world folder being built.
+        knobs: the world's knobs (seed and image size).
+        samples: the drawn products, each with its views.
+
+    Returns:
+        The number of images (product views) written over all splits.
+    """
     folder = tmp / "FashionGen"
     folder.mkdir(parents=True, exist_ok=True)
     keys, masks, total = [], [], 0
@@ -128,7 +150,18 @@ def _write_fashiongen(tmp: Path, knobs: d.Knobs, samples: list[d.Sample]) -> int
     return total
 
 
-def _write_fashioniq(tmp: Path, knobs: d.Knobs, samples: list[list[d.Sample]], n_pairs: int) -> int:
+def write_fashioniq(tmp: Path, knobs: d.Knobs, samples: list[list[d.Sample]], n_pairs: int) -> int:
+    """Write FashionIQ (images, captions, splits) into ``tmp / "FashionIQ"``, with the part masks.
+
+    Args:
+        tmp: the world folder being built.
+        knobs: the world's knobs (seed and image size).
+        samples: the drawn families of related garments, one image each.
+        n_pairs: about how many relative-caption triplets to make, spread over the families.
+
+    Returns:
+        The number of images written.
+    """
     data, asins = fashioniq_data(knobs, samples, n_pairs)
     flat = [s for family in samples for s in family]
     folder = tmp / "FashionIQ"
@@ -144,6 +177,13 @@ def knobs_of(profile: Profile, **overrides: Any) -> d.Knobs:
         seed=profile.seed, size=profile.data.image_size, views=profile.data.views_per_product
     )
     return replace(knobs, **overrides)
+
+
+def remove_stale_builds(root: Path) -> None:
+    """Delete what a killed build of `root` left beside it (`atomic_dir`'s hidden temporary and
+    old folders); a world is built by one process at a time."""
+    for stale in [*root.parent.glob(f".{root.name}.*.tmp"), root.parent / f".{root.name}.old"]:
+        shutil.rmtree(stale, ignore_errors=True)
 
 
 def make_world(
@@ -173,6 +213,7 @@ def make_world(
         # at least a train and a validation family per category
         ("FashionIQ", d.draw_fashioniq_family, max(6, scale.fashioniq_images // d.FAMILY_SIZE)),
     ]
+    remove_stale_builds(root)
     pool = multiprocessing.get_context("fork").Pool(workers) if workers > 1 else None
     try:
         with atomic.atomic_dir(root) as tmp:
@@ -180,9 +221,9 @@ def make_world(
             # process encodes and writes the current one.
             results = {name: start_drawing(pool, fn, knobs, n) for name, fn, n in jobs}
             for name in ("DeepFashion", "FashionAI", "DARN"):
-                counts[name] = _write_asen(tmp, name, knobs, results[name]())
-            counts["FashionGen"] = _write_fashiongen(tmp, knobs, results["FashionGen"]())
-            counts["FashionIQ"] = _write_fashioniq(
+                counts[name] = write_asen(tmp, name, knobs, results[name]())
+            counts["FashionGen"] = write_fashiongen(tmp, knobs, results["FashionGen"]())
+            counts["FashionIQ"] = write_fashioniq(
                 tmp, knobs, results["FashionIQ"](), scale.fashioniq_pairs
             )
             seconds = time.perf_counter() - start
@@ -202,11 +243,15 @@ def make_world(
 
 def ensure_world(profile: Profile, workers: int = 2) -> Path:
     """The profile's world folder, generated first unless a complete one with the same knobs
-    and counts exists (its ``atelier.json`` is written last, inside the atomic build)."""
+    and counts exists (its ``atelier.json`` is written last, inside the atomic build; an
+    unreadable one means an incomplete world)."""
     root = dataset_root(profile.name, True)
     manifest = root / MANIFEST
     if manifest.is_file():
-        recorded = json.loads(manifest.read_text(encoding="utf-8"))
+        try:
+            recorded = json.loads(manifest.read_text(encoding="utf-8"))
+        except ValueError:
+            recorded = {"images": {}}
         expected = {
             "DeepFashion": profile.data.deepfashion_images,
             "FashionAI": profile.data.fashionai_images,
