@@ -1,6 +1,7 @@
 # The one place that knows the commands. `make book` and `make test` set up everything on first use.
 #   make book [PROFILE=cpu|smoke|gpu|paper]   run every notebook with papermill, then build the HTML book
-#   make test                                 ruff (lint + format check) and the whole pytest suite
+#   make test                                 ruff (lint + format check) and the whole pytest suite,
+#                                             incl. the smoke book in headless Chromium
 #   make lab                                  JupyterLab on the .py chapters (jupytext), .venv's kernel
 SHELL := /bin/bash
 .SHELLFLAGS := -eo pipefail -c
@@ -13,16 +14,16 @@ export NLTK_DATA := $(CURDIR)/.data/nltk_data
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: book test lint format env wordnet lab clean
+.PHONY: book test lint format env wordnet mathjax chromium lab clean
 
-book: env wordnet
+book: env wordnet mathjax
 	if [ "$(PROFILE)" != paper ]; then $(PY) -m fashion_lib data make --profile $(PROFILE) --if-missing; fi
 	$(PY) -m fashion_lib book run --profile $(PROFILE)
 	rm -rf _build/.doctrees
 	$(VENV)/bin/jupyter-book build . -W -n --keep-going
 	@echo "book: $(CURDIR)/_build/html/index.html"
 
-test: env wordnet lint
+test: env wordnet mathjax chromium lint
 	$(PY) -m pytest
 
 lint: env
@@ -54,6 +55,37 @@ wordnet: env
 	  fi; \
 	fi
 	$(PY) -m fashion_lib setup wordnet
+
+# MathJax 3 served by the book itself (offline reading): npm's tarball, checked against its sha256,
+# unpacked into the git-ignored .data/static/, which _config.yml adds to html_static_path.
+# Kept: the TeX+MathML bundle Sphinx loads and the components it loads on demand (fonts, extensions,
+# menu, accessibility).
+MATHJAX_VERSION := 3.2.2
+MATHJAX_SHA256 := 1b9c0a1c44df864e915690558e72adb9cc5203360daefd385084ced3b6c64c09
+MATHJAX_DIR := .data/static/mathjax
+MATHJAX_STAMP := .data/mathjax-$(MATHJAX_VERSION).installed
+mathjax: $(MATHJAX_STAMP)
+
+$(MATHJAX_STAMP): | env
+	rm -rf $(MATHJAX_DIR) .data/mathjax-*.installed
+	tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && \
+	  $(PY) -c 'import sys, urllib.request; urllib.request.urlretrieve(*sys.argv[1:])' \
+	    https://registry.npmjs.org/mathjax/-/mathjax-$(MATHJAX_VERSION).tgz "$$tmp/mathjax.tgz" && \
+	  echo "$(MATHJAX_SHA256)  $$tmp/mathjax.tgz" | sha256sum --check --quiet - && \
+	  tar -xzf "$$tmp/mathjax.tgz" -C "$$tmp" && mkdir -p $(MATHJAX_DIR) && \
+	  cp -r "$$tmp"/package/es5/{tex-mml-chtml.js,a11y,input,output,sre,ui} "$$tmp"/package/LICENSE \
+	    $(MATHJAX_DIR)/
+	touch $@
+
+# Headless Chromium from Debian for tests/test_browser.py (driven over the DevTools protocol).
+chromium:
+	@if ! command -v chromium >/dev/null; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium; \
+	  else \
+	    echo "error: Chromium is missing; run: sudo apt-get install chromium" >&2; exit 1; \
+	  fi; \
+	fi
 
 clean:
 	rm -rf _build build book/executed

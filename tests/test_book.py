@@ -2,33 +2,38 @@
 
 from __future__ import annotations
 
+import errno
 import re
-import shutil
 import subprocess
 import sys
+from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
 import yaml
 
 from fashion_lib import paths
-from fashion_lib.book.runner import discover, run_book
+from fashion_lib.book.runner import discover
 
 ROOT = paths.PROJECT_ROOT
 JUPYTER_BOOK = Path(sys.executable).with_name("jupyter-book")
 
 
 def _toc_files(toc: dict) -> list[str]:
-    files = []
-    for part in toc.get("parts", []):
-        files += [c["file"] for c in part.get("chapters", [])]
+    """Every file the toc names: the root, then each part's chapters and their sections."""
+    files, entries = [toc["root"]], [c for part in toc.get("parts", []) for c in part["chapters"]]
+    while entries:
+        entry = entries.pop(0)
+        files.append(entry["file"])
+        entries[:0] = entry.get("sections", [])
     return files
 
 
 def test_toc_lists_every_notebook_once() -> None:
     toc = yaml.safe_load((ROOT / "_toc.yml").read_text(encoding="utf-8"))
-    chapters = [f for f in _toc_files(toc) if f.startswith("book/executed/")]
-    assert chapters == [f"book/executed/{p.stem}" for p in discover()]
+    listed = [f for f in _toc_files(toc) if f.startswith("book/executed/")]
+    assert len(listed) == len(set(listed)), f"a notebook is listed twice: {listed}"
+    assert sorted(listed) == [f"book/executed/{p.stem}" for p in discover()]
 
 
 def test_jupyter_book_is_1x() -> None:
@@ -36,31 +41,89 @@ def test_jupyter_book_is_1x() -> None:
     assert re.search(r"Jupyter Book\s*:\s*1\.", out.stdout), out.stdout
 
 
-@pytest.fixture(scope="module")
-def smoke_book(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A copy of the book's sources with every chapter executed in the smoke profile, then built."""
-    site = tmp_path_factory.mktemp("site")
-    for name in ("_config.yml", "_toc.yml", "CONTRIBUTING.md"):
-        shutil.copy(ROOT / name, site / name)
-    shutil.copytree(ROOT / "book", site / "book", ignore=shutil.ignore_patterns("executed"))
-    stray = site / ".pytest_cache" / "README.md"  # as a used checkout has; must not be built
-    stray.parent.mkdir()
-    stray.write_text("# pytest cache\n", encoding="utf-8")
-    run_book("smoke", out_dir=site / "book" / "executed", failed_dir=site / "failed")
-    cmd = [JUPYTER_BOOK, "build", str(site), "-W", "-n", "--keep-going"]
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=900)
-    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
-    return site / "_build" / "html"
-
-
-def test_smoke_book_renders_every_chapter(smoke_book: Path) -> None:
-    assert (smoke_book / "index.html").exists()
+def test_smoke_book_renders_every_chapter(smoke_site: Path) -> None:
+    assert (smoke_site / "index.html").exists()
     for source in discover():
-        page = smoke_book / "book" / "executed" / f"{source.stem}.html"
+        page = smoke_site / "book" / "executed" / f"{source.stem}.html"
         assert page.exists(), f"{page} missing from the built book"
 
 
-def test_overview_page_shows_its_executed_output(smoke_book: Path) -> None:
-    html = (smoke_book / "book" / "executed" / "00_overview.html").read_text(encoding="utf-8")
+def test_overview_page_shows_its_executed_output(smoke_site: Path) -> None:
+    html = (smoke_site / "book" / "executed" / "00_overview.html").read_text(encoding="utf-8")
     assert "profile: smoke" in html
     assert "notebooks/00_overview.py" in html
+
+
+class _LoadedUrls(HTMLParser):
+    """Collects the URLs a page makes the browser load: scripts, images, frames, stylesheets."""
+
+    SRC_TAGS = frozenset({"script", "img", "iframe", "source", "video", "audio", "embed", "track"})
+    LINK_RELS = frozenset(
+        {"stylesheet", "preload", "modulepreload", "icon", "manifest", "prefetch"}
+    )
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.urls: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        a = {k: v or "" for k, v in attrs}
+        if tag in self.SRC_TAGS:
+            self.urls += [a["src"]] if "src" in a else []
+            self.urls += [u.split()[0] for u in a.get("srcset", "").split(",") if u.strip()]
+        elif tag == "link" and self.LINK_RELS & set(a.get("rel", "").lower().split()):
+            self.urls.append(a.get("href", ""))
+        self.urls += CSS_URL.findall(a.get("style", ""))
+
+    def handle_data(self, data: str) -> None:
+        if self.lasttag == "style":
+            self.urls += CSS_URL.findall(data)
+
+
+CSS_URL = re.compile(r"(?:url\(\s*[\"']?|@import\s+[\"'])([^\"')\s]+)", re.IGNORECASE)
+EXTERNAL = re.compile(r"^(?:[a-z][a-z0-9+.-]*:)?//", re.IGNORECASE)
+
+
+def test_built_book_loads_nothing_from_the_internet(smoke_site: Path) -> None:
+    """No page or stylesheet loads an http(s) resource; links (<a href>) to papers are fine."""
+    external = []
+    for page in sorted(smoke_site.rglob("*.html")):
+        parser = _LoadedUrls()
+        parser.feed(page.read_text(encoding="utf-8"))
+        rel = page.relative_to(smoke_site)
+        external += [f"{rel}: {u}" for u in parser.urls if EXTERNAL.match(u)]
+    for sheet in sorted(smoke_site.rglob("*.css")):
+        urls = CSS_URL.findall(sheet.read_text(encoding="utf-8", errors="replace"))
+        external += [f"{sheet.relative_to(smoke_site)}: {u}" for u in urls if EXTERNAL.match(u)]
+    assert not external, "loaded from the internet:\n" + "\n".join(external)
+
+
+def test_mathjax_is_served_from_the_book(smoke_site: Path) -> None:
+    config = yaml.safe_load((ROOT / "_config.yml").read_text(encoding="utf-8"))
+    mathjax = config["sphinx"]["config"]["mathjax_path"]
+    assert not EXTERNAL.match(mathjax) and (smoke_site / "_static" / mathjax).is_file()
+    with_math = [
+        p for p in smoke_site.rglob("*.html") if f"_static/{mathjax}" in p.read_text("utf-8")
+    ]
+    assert with_math, "no page loads MathJax: the book shows no equation"
+    fonts = smoke_site / "_static" / Path(mathjax).parent / "output" / "chtml" / "fonts" / "woff-v2"
+    assert any(fonts.glob("*.woff")), f"MathJax's fonts are missing from {fonts}"
+
+
+def test_smoke_book_ran_with_outbound_network_blocked(
+    network_blocker: tuple[tuple[str, ...], str],
+) -> None:
+    """The prefix `smoke_site` runs the notebooks under reaches loopback but nothing else."""
+    prefix, reason = network_blocker
+    if reason:
+        pytest.skip(reason)
+    probe = (
+        "import socket\n"
+        "socket.create_server(('127.0.0.1', 0)).close()\n"
+        "try:\n"
+        "    socket.create_connection(('192.0.2.1', 80), timeout=5)\n"
+        "except OSError as err:\n"
+        "    print('blocked', err.errno)\n"
+    )
+    out = subprocess.run([*prefix, sys.executable, "-c", probe], capture_output=True, text=True)
+    assert out.stdout.split() == ["blocked", str(errno.ENETUNREACH)], out.stdout + out.stderr
