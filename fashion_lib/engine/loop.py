@@ -20,7 +20,7 @@ from typing import Any
 import torch
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
-from tqdm.auto import tqdm
+from tqdm import tqdm  # plain bars: tqdm.auto warns "IProgress not found" in every chapter
 
 from fashion_lib.engine.amp import autocast, make_scaler, resolve_amp
 from fashion_lib.engine.batches import BatchSource, to_device

@@ -5,6 +5,9 @@ A run lives in `runs/<name>-<hash12>/` (hash of the full experiment config) and 
 machine, metrics and the per-step loss history, written atomically. `find_finished_run` returns a
 record only if its config is *equal* to the one asked for (not just a matching hash prefix) and it
 was produced by the same library version; anything else trains afresh.
+
+Every record this process writes or reuses is also noted in a process-wide registry,
+`touched_records()`, which a chapter's provenance block lists at its end.
 """
 
 from __future__ import annotations
@@ -58,6 +61,28 @@ class RunRecord:
     machine: dict[str, Any]
     metrics: dict[str, float] = field(default_factory=dict)
     history: list[dict[str, float]] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class TouchedRun:
+    """A run record this process wrote (trained) or found (reused), in first-touch order."""
+
+    record: RunRecord
+    reused: bool
+
+
+# Run folder name (`<name>-<hash12>`) -> the first touch of that run in this process.
+_TOUCHED: dict[str, TouchedRun] = {}
+
+
+def _touch(record: RunRecord, *, reused: bool) -> None:
+    key = f"{record.name}-{record.config_hash[:HASH_CHARS]}"
+    _TOUCHED.setdefault(key, TouchedRun(record=record, reused=reused))
+
+
+def touched_records() -> list[TouchedRun]:
+    """The runs written or reused by this process so far, first touch first."""
+    return list(_TOUCHED.values())
 
 
 def run_dir_for(name: str, config: Any, root: str | Path | None = None) -> Path:
@@ -137,6 +162,7 @@ def write_record(
         history=[dict(h) for h in history],
     )
     atomic.write_text(Path(run_dir) / RECORD_FILE, json.dumps(asdict(record), indent=1) + "\n")
+    _touch(record, reused=False)
     return record
 
 
@@ -184,4 +210,8 @@ def find_finished_run(
             and record.library_version == fashion_lib.__version__
         ):
             matches.append((path.stat().st_mtime, record))
-    return max(matches, key=lambda pair: pair[0])[1] if matches else None
+    if not matches:
+        return None
+    found = max(matches, key=lambda pair: pair[0])[1]
+    _touch(found, reused=True)
+    return found
