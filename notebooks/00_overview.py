@@ -19,6 +19,19 @@
 # `notebooks/NN_name.py` into a notebook, executes it with papermill in a profile, and only then lets
 # Jupyter Book render it.
 
+# %% [markdown]
+# ## Learning objectives
+#
+# After this chapter you can ...
+#
+# - name the chapters of the book and find the source each page is executed from;
+# - say what a profile changes (data size, image size, training length, seeds) and choose one;
+# - run one chapter or the whole book, and know where a chapter that failed is kept;
+# - read the environment in which every number of the book was computed.
+#
+# Symbols used: {term}`profile`, {term}`run record`, {term}`atelier`.
+
+
 # %% tags=["parameters"]
 profile = "smoke"
 
@@ -112,3 +125,55 @@ environment = {
     "executable": sys.executable,
 }
 pd.Series(environment, name="value").to_frame()
+
+# %% [markdown]
+# ## Exercises
+#
+# Write down your prediction first, then open the solution: its first lines give the prediction
+# and the reasoning, and the code computes the answer from the library's settings.
+
+# %% [markdown] tags=["exercise"]
+# ### Exercise 1: from `smoke` to `cpu`
+#
+# Change the profile from `smoke` to `cpu`. **Predict** which of the proxy world's settings grow,
+# which stay, how many M3-Net training steps one row gets, and how many M3-Net runs chapter 03
+# trains (7 rows on 3 datasets, once per seed).
+
+# %% tags=["solution", "hide-cell"]
+# Prediction: the image counts grow by one to two orders of magnitude while the image size stays
+# at 64 px; a row trains for hundreds of steps instead of a handful, and chapter 03 trains three
+# times as many runs (three seeds instead of one).
+# Reasoning: `cpu` is the reference run on a 2-core machine: more data and longer training make the
+# numbers meaningful, the small images and the frozen backbone keep it within an hour, and three
+# seeds give every table a spread.
+from fashion_lib.data.taxonomy import RETRIEVAL_DATASETS
+from fashion_lib.experiments.m3net_settings import ROWS, RUN_SETTINGS
+
+ex_scale = pd.DataFrame({name: asdict(get_profile(name).data) for name in ("smoke", "cpu")})
+ex_scale["cpu / smoke"] = ex_scale["cpu"] / ex_scale["smoke"]
+display(ex_scale.round(1))  # noqa: F821 (IPython builtin)
+ex_datasets = len(RETRIEVAL_DATASETS)
+pd.DataFrame(
+    {
+        name: {
+            "steps per row": s.triplets_per_epoch * s.epochs // s.batch_triplets,
+            "seeds": len(s.seeds),
+            "M3-Net runs (rows x datasets x seeds)": len(ROWS) * ex_datasets * len(s.seeds),
+            "backbone": "frozen" if s.frozen else "trained",
+        }
+        for name, s in RUN_SETTINGS.items()
+        if name in ("smoke", "cpu")
+    }
+)
+
+# %% [markdown]
+# ## Provenance
+#
+# What produced this page: the profile, the run records this chapter wrote or reused (name,
+# configuration hash, seed), the commit of the code, the chapter's wall time and peak memory, and
+# the machine.
+
+# %%
+from fashion_lib.book.provenance import provenance_block
+
+provenance_block(profile)

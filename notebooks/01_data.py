@@ -13,9 +13,11 @@
 # %% [markdown]
 # # Data: the real taxonomies, a procedural proxy, and the real formats
 #
-# Both papers train on datasets that cannot be downloaded here: DeepFashion, FashionAI and DARN
-# for M3-Net; FashionGen and FashionIQ for FashionSAP. This chapter shows the three layers that
-# stand in for them:
+# Both papers train on datasets that cannot be downloaded here: DeepFashion
+# {cite}`liu2016deepfashion`, FashionAI {cite}`zou2019fashionai` and DARN {cite}`huang2015darn`
+# for M3-Net {cite}`jiao2023m3net`; FashionGen {cite}`rostamzadeh2018fashiongen` and FashionIQ
+# {cite}`wu2021fashioniq` for FashionSAP {cite}`han2023fashionsap`. This chapter shows the three
+# layers that stand in for them:
 #
 # 1. the **taxonomies** of the real datasets (attribute names, value names, the 48 FashionGen
 #    categories and their 9 fashion symbols), as data in `fashion_lib.data.taxonomy`;
@@ -24,6 +26,23 @@
 # 3. the **real on-disk formats**, written and read by `fashion_lib.data.formats`. The proxy is
 #    written in exactly these formats, so every later chapter reads data through the same readers
 #    a real copy would go through.
+
+# %% [markdown]
+# ## Learning objectives
+#
+# After this chapter you can ...
+#
+# - list the attributes and classes of the real datasets' taxonomies, and the fashion symbol of a
+#   FashionGen category;
+# - explain how the atelier draws a garment with known labels and part masks, and what its knobs
+#   (nuisance strength, label noise) change;
+# - find each dataset's files in its real on-disk format, and validate a real copy with
+#   `data check` before training on it;
+# - judge from the learnability probe whether an attribute is learnable, but not trivially.
+#
+# Symbols used: {term}`A_n`, {term}`C_m`, {term}`atelier`, {term}`label noise`, {term}`profile`,
+# {term}`fashion symbol`.
+
 
 # %% tags=["parameters"]
 profile = "smoke"
@@ -131,9 +150,10 @@ for attribute in taxonomy.FASHIONAI.names:
 #
 # Every image is stored with one boolean mask per part (`atelier_parts.npz` beside the data), so
 # later chapters can measure how much attention falls on the part a class is about, something
-# neither paper could measure on real photographs.
+# neither paper could measure on real photographs. {numref}`fig-data-part-masks` shows a
+# few training images above their masks.
 
-# %%
+# %% mystnb={"figure": {"caption": "Proxy FashionAI training images (top row) and their part masks (bottom row), one colour per garment part.", "name": "fig-data-part-masks"}}
 masks = PartMasks(root / "FashionAI" / PARTS_FILE)
 splits = fashionai.read_fashionai(root / "FashionAI").splits
 fig, axes = plt.subplots(2, 6, figsize=(12, 4.4))
@@ -151,8 +171,9 @@ plt.show()
 # %% [markdown]
 # ## The formats on disk
 #
-# The world's folder has the layout a real copy has under `FASHION_DATA_ROOT`: ASEN's shared
-# `meta.json` and split files for DeepFashion, FashionAI and DARN, DeepFashion's benchmark
+# The world's folder has the layout a real copy has under `FASHION_DATA_ROOT`: ASEN's
+# {cite}`ma2020asen` shared `meta.json` and split files for DeepFashion, FashionAI and DARN,
+# DeepFashion's benchmark
 # annotation files, FashionAI's `label.csv`, FashionGen's two h5 files and FashionIQ's captions,
 # image splits and images.
 
@@ -175,8 +196,10 @@ print("FashionIQ:", iq.captions["dress", "train"][0])
 # garments. In the DeepFashion-like set several classes of one type often hold together (two
 # textures, a length *and* a silhouette, several parts, several styles); styles are defined as
 # combinations of classes of other types, so they co-occur with those classes by construction.
+# {numref}`fig-data-darn-values` shows the DARN value shares and
+# {numref}`fig-data-deepfashion-cooccurrence` the DeepFashion-like co-occurrences.
 
-# %%
+# %% mystnb={"figure": {"caption": "Share of each value within its attribute in the proxy DARN training split, one box per attribute.", "name": "fig-data-darn-values"}}
 darn_splits = darn.read_darn(root / "DARN")
 rows = [
     {"attribute": darn_splits.meta.attributes[p.attr], "value": p.value}
@@ -190,7 +213,7 @@ ax.set_title("DARN (atelier): share of each value within its attribute, training
 ax.tick_params(axis="x", rotation=30)
 plt.show()
 
-# %%
+# %% mystnb={"figure": {"caption": "Co-occurrence in the proxy DeepFashion set: the probability of the column class given the row class, classes named with their attribute type.", "name": "fig-data-deepfashion-cooccurrence"}}
 df = deepfashion.read_deepfashion(root / "DeepFashion")
 names = [f"{a.name} ({taxonomy.DEEPFASHION_TYPES[a.type_id - 1]})" for a in df.attributes]
 onehot = np.zeros((len(df.images), len(df.attributes)))
@@ -304,3 +327,53 @@ for fmt, name in (
 #
 # The profile's proxy world under `data/atelier-<profile>/` (five datasets in their real formats,
 # part masks and `atelier.json`), validated by the same `check` a real copy goes through.
+
+# %% [markdown]
+# ## Exercises
+#
+# Write down your prediction first, then open the solution: its first lines give the prediction
+# and the reasoning, and the code draws the samples and counts (a fixed budget of 200 DARN
+# products at 32 px, the same in every profile).
+
+# %% [markdown] tags=["exercise"]
+# ### Exercise 1: more label noise
+#
+# Raise the world's label noise from 5 % to 30 % (`draw.Knobs(label_noise=0.3)`) and draw the same
+# DARN products again. **Predict** the share of written training labels that differ from the
+# truth, and whether the rendered images change.
+
+# %% tags=["solution", "hide-cell"]
+# Prediction: about 30 % of the written labels differ from the truth (about 5 % at the default),
+# and the images are identical pixel for pixel.
+# Reasoning: each (attribute, value) pair is replaced with probability label_noise by a value drawn
+# among the *other* values, so every replacement is a change; the noise is drawn after the image is
+# rendered from the same seeded generators, so the pixels do not depend on it. Evaluation lines
+# carry the truth, so more noise makes training harder but leaves the measurement intact.
+from fashion_lib.data.atelier import draw
+
+EX_PRODUCTS, EX_SIZE = 200, 32
+ex_rows, ex_images = [], {}
+for ex_noise in (0.05, 0.3):
+    ex_knobs = draw.Knobs(seed=settings.seed, size=EX_SIZE, label_noise=ex_noise)
+    ex_samples = [draw.draw_darn(ex_knobs, i) for i in range(EX_PRODUCTS)]
+    ex_images[ex_noise] = np.stack([s.images[0] for s in ex_samples])
+    ex_changed = [
+        dict(s.noisy)[a] != v for s in ex_samples for a, v in s.labels
+    ]  # one (attribute, value) pair per DARN attribute
+    ex_rows.append(
+        {"label_noise": ex_noise, "written labels differing from truth": np.mean(ex_changed)}
+    )
+print("images identical:", bool((ex_images[0.05] == ex_images[0.3]).all()))
+pd.DataFrame(ex_rows).set_index("label_noise").round(3)
+
+# %% [markdown]
+# ## Provenance
+#
+# What produced this page: the profile, the run records this chapter wrote or reused (name,
+# configuration hash, seed), the commit of the code, the chapter's wall time and peak memory, and
+# the machine.
+
+# %%
+from fashion_lib.book.provenance import provenance_block
+
+provenance_block(profile)

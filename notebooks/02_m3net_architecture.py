@@ -13,13 +13,31 @@
 # %% [markdown]
 # # M3-Net, shape by shape
 #
-# M3-Net (the *multi-attribute multi-granularity multi-label* embedding network) learns two kinds of
+# M3-Net {cite}`jiao2023m3net` (the *multi-attribute multi-granularity multi-label* embedding
+# network) learns two kinds of
 # retrieval embeddings from one image: an **attribute-specific** representation per attribute
 # ("shape", "texture"...) and a **class-specific** representation per likely class of that attribute
 # ("fit", "flare"...). This chapter follows one small batch through the network and prints the shape
 # of every tensor on the way, with the paper's two algorithms beside the code that implements them
 # (`fashion_lib.models.attention`, `fashion_lib.models.m3net`). It trains nothing: an untrained
 # network has the same shapes as a trained one, and chapter 03 trains it.
+
+# %% [markdown]
+# ## Learning objectives
+#
+# After this chapter you can ...
+#
+# - trace every tensor of one M3-Net forward pass, from the backbone map to the attribute and
+#   class representations, and say how its shape follows from $c$, $c'$, $h$ and $w$;
+# - recompute spatial attention (Algorithm 1) and channel attention (Algorithm 2) step by step
+#   and check them against the library;
+# - explain how the threshold gamma turns the head's probabilities into class spaces, and why the
+#   most likely class is always kept;
+# - tell the seven rows of Tables 2-4 apart as switches of one shared model.
+#
+# Symbols used: {term}`psi`, {term}`A_n`, {term}`C_m`, {term}`SCA`, {term}`alpha_n`,
+# {term}`phi_n`, {term}`CCA`, {term}`beta_n`, {term}`varphi_n`, {term}`P_n(I)`, {term}`x_mn`,
+# {term}`gamma`, {term}`varphi_mn`.
 
 # %% tags=["parameters"]
 profile = "smoke"
@@ -72,7 +90,8 @@ pd.DataFrame(
 
 # %% [markdown]
 # The network is the small cpu-profile variant: a plain CNN backbone whose last map is 8 x 8 at
-# 64 px, attention spaces of c' = 128. The paper's variant (`m3net_r50`) has a ResNet-50 cut after
+# 64 px, attention spaces of c' = 128. The paper's variant (`m3net_r50`) has a ResNet-50
+# {cite}`he2016resnet` cut after
 # its third stage (c = 1024, 14 x 14 at 224 px) and c' = 512; every shape below scales accordingly.
 
 # %%
@@ -239,7 +258,8 @@ pd.DataFrame(shapes, columns=["step", "tensor", "shape"])
 # %% [markdown]
 # ## The attention maps it returns
 #
-# Attribute attention (SCA-A, one map per row) and class attention (SCA-C, the row's first
+# {numref}`fig-m3net-untrained-attention` shows the attribute attention (SCA-A, one map per row)
+# and the class attention (SCA-C, the row's first
 # labelled class), stretched over each image. The network is untrained, so the maps are close to
 # uniform; chapter 05 shows trained ones and measures how much of their mass lands on the named
 # part.
@@ -247,7 +267,7 @@ pd.DataFrame(shapes, columns=["step", "tensor", "shape"])
 # > Each panel is min-max scaled to the full colour range, so even the small variations of an
 # > untrained map look pronounced: read the colours as "where", not "how much".
 
-# %%
+# %% mystnb={"figure": {"caption": "Attribute attention (SCA-A) and class attention (SCA-C) of the untrained M3-Net over the four proxy images; each panel is min-max scaled.", "name": "fig-m3net-untrained-attention"}}
 first = torch.stack([(out.pair_image == b).nonzero()[0, 0] for b in range(len(x))])  # (B,)
 class_names = [
     DEEPFASHION_PROXY.attributes[a].value_names[m]
@@ -270,8 +290,8 @@ viz.attention_overlays(
 # a few switches. Parameter counts are those of the small (cpu-profile) variants built for the
 # proxy DeepFashion taxonomy, counted from the modules; "head" is everything but the backbone(s).
 #
-# > MODC has no public code; ours is our reading of the method (see `fashion_lib.models.modc`).
-# > ASEN++'s local branch reads a crop around the global attention, so it has a second backbone.
+# > MODC {cite}`jiao2022modc` has no public code; ours is our reading of the method (see
+# > `fashion_lib.models.modc`). ASEN++'s {cite}`dong2021asenpp` local branch reads a crop around the global attention, so it has a second backbone.
 
 # %%
 differences = {
@@ -310,3 +330,139 @@ pd.DataFrame(rows).set_index("model")
 # - a check that the batched class branch equals a per-pair loop;
 # - the attention maps M3-Net returns, drawn over the images;
 # - the seven models of Tables 2-4 with their parameter counts and differences.
+
+# %% [markdown]
+# ## Exercises
+#
+# Each exercise changes one thing in the cells above. Write down your prediction first, then open
+# the solution: its first lines state the prediction and the reasoning, and the code computes what
+# actually happens on the same untrained network and batch (a few milliseconds in every profile).
+
+# %% [markdown] tags=["exercise"]
+# ### Exercise 1: gamma = 0.5
+#
+# The untrained head above keeps only its top-1 class at gamma = 0.8. Set gamma to 0.5 and count
+# the classes each row keeps. **Predict** the share of classes excluded (probability <= gamma)
+# before you look.
+
+# %% tags=["solution", "hide-cell"]
+# Prediction: around half of the classes are excluded at gamma = 0.5, instead of all of them at 0.8.
+# Reasoning: an untrained head's logits scatter around 0, so its probabilities scatter around 0.5,
+# on both sides; gamma = 0.5 cuts that cloud near its middle. The cap of max_classes per row and
+# the top-1 floor still apply, so the kept count is between 1 and max_classes.
+ex_rows = []
+for ex_gamma in (model.config.gamma, 0.5):
+    ex_kept = select_classes(logits.detach(), mask, ex_gamma, model.config.max_classes)
+    ex_rows.append(
+        {
+            "gamma": ex_gamma,
+            "excluded (p <= gamma) %": 100 * excluded_share(logits.detach(), mask, ex_gamma),
+            "classes kept per row": (ex_kept >= 0).sum(dim=1).tolist(),
+            "classes of the row's attribute": mask.sum(dim=1).tolist(),
+        }
+    )
+pd.DataFrame(ex_rows).set_index("gamma").round(1)
+
+# %% [markdown] tags=["exercise"]
+# ### Exercise 2: SCA without the $1/\sqrt{c'}$ scale
+#
+# Algorithm 1 divides the summed scores by $\sqrt{c'}$ before the softmax. Drop that division and
+# recompute the attribute attention of the batch. **Predict** whether the maps move away from
+# uniform or towards it, and by roughly what factor their largest weight departs from $1/(hw)$.
+
+# %% tags=["solution", "hide-cell"]
+# Prediction: away from uniform, by about sqrt(c') = sqrt(128) ~ 11 times. The scores are sqrt(c')
+# times larger; while they are small (an untrained network), a softmax departs from uniform in
+# proportion to its scores, so the excess of the largest weight over 1 / (h w) grows ~11-fold too.
+# Both maps stay close to uniform here, because untrained scores are tiny.
+# Reasoning: dividing by sqrt(c') is a softmax temperature; it keeps a sum over c' channels at the
+# scale of one channel, so that a trained map does not saturate on a single cell.
+with torch.no_grad():
+    ex_raw = (p1 * p2[:, :, None, None]).sum(dim=1).flatten(1)  # (B, h w) unscaled scores
+    ex_scores = {"scaled by 1/sqrt(c') (paper)": ex_raw / p1.shape[1] ** 0.5, "unscaled": ex_raw}
+ex_table = pd.DataFrame(
+    {
+        name: {
+            "score std over the map": float(s.std(dim=1).mean()),
+            "largest weight x h w - 1": float(F.softmax(s, dim=1).max(dim=1).values.mean()) * h * w
+            - 1,
+        }
+        for name, s in ex_scores.items()
+    }
+).T
+ex_table.loc["ratio unscaled / scaled"] = ex_table.iloc[1] / ex_table.iloc[0]
+ex_table
+
+# %% [markdown] tags=["exercise"]
+# ### Exercise 3: drop CCA
+#
+# Replace channel attention by $\beta_n = 1$, i.e. take $x_n = q_1(\phi_n)$. Encode every image of
+# the batch for *every* attribute and measure how similar one image's representations for
+# different attributes are (mean cosine over attribute pairs). **Predict** whether dropping CCA
+# makes them more or less alike.
+
+# %% tags=["solution", "hide-cell"]
+# Prediction: more alike; without CCA the cosines are 1 up to rounding.
+# Reasoning: an untrained SCA map is close to uniform, so q1(phi_n) is nearly the same pooled vector
+# whatever the attribute; the only attribute-specific factor left would be CCA's gate beta_n, which
+# differs per attribute through the label embedding q2. Dropping it removes that factor.
+ex_n = len(names)
+ex_attr = torch.arange(ex_n).repeat(len(x))  # (B N,) every attribute for every image
+with torch.no_grad():
+    ex_phi = model.sca_a(psi.repeat_interleave(ex_n, dim=0), ex_attr).attended  # (B N, c, h, w)
+    ex_vectors = {
+        "with CCA (x_n = beta_n q1)": model.cca_a(ex_phi, ex_attr).attended,  # (B N, c)
+        "without CCA (x_n = q1)": ex_phi.flatten(2).sum(dim=2),  # (B N, c)
+    }
+ex_off = ~torch.eye(ex_n, dtype=torch.bool)  # pairs of different attributes
+ex_cos = {}
+for name, v in ex_vectors.items():
+    v = F.normalize(v.view(len(x), ex_n, -1), dim=2)  # (B, N, c)
+    ex_cos[name] = float((v @ v.transpose(1, 2))[:, ex_off].mean())
+pd.Series(ex_cos, name="mean cosine between attributes of one image").to_frame().round(6)
+
+# %% [markdown] tags=["exercise"]
+# ### Exercise 4: SCA-C on the un-rescaled map
+#
+# Our choice feeds SCA-C the map $h w\,\phi_n$ (see the note above the class branch). Feed it
+# $\phi_n$ itself and compute SCA-C's scores for the batch's pairs. **Predict** by how much the
+# spread of the scores over the map shrinks.
+
+
+# %% tags=["solution", "hide-cell"]
+# Prediction: by roughly h w = 64 times; the unscaled scores are almost constant over the map.
+# Reasoning: phi_n = alpha_n psi is about 1 / (h w) of psi, so T(phi_n) is the 1 x 1 convolution's
+# bias (the same at every cell) plus a variation h w times smaller than that of T(h w phi_n); tanh is
+# nearly linear on such small variations, so the scores' spread shrinks by about the same factor.
+# Flat scores give a flat softmax: the map SCA-C could learn has no signal to start from.
+def ex_sca_scores(module, feats, labels):
+    """Algorithm 1's scores (P, h w) of one SCA module, before the softmax."""
+    q = torch.tanh(module.feature_transform(feats))  # (P, c', h, w)
+    k = torch.tanh(module.label_transform(module.code(labels)))  # (P, c')
+    return (q * k[:, :, None, None]).sum(dim=1).flatten(1) / q.shape[1] ** 0.5
+
+
+ex_pair_attr = attr_ids[out.pair_image]  # (P,)
+ex_spread = {}
+with torch.no_grad():
+    for label, scale in (("h w phi_n (our choice)", h * w), ("phi_n (unscaled)", 1)):
+        ex_parts = []
+        for a in ex_pair_attr.unique().tolist():
+            pick = ex_pair_attr == a
+            ex_map = phi[out.pair_image[pick]] * scale  # (P_a, c, h, w)
+            ex_parts.append(ex_sca_scores(model.sca_c[a], ex_map, out.pair_class[pick]))
+        ex_spread[label] = float(torch.cat(ex_parts).std(dim=1).mean())
+ex_spread["ratio"] = ex_spread["h w phi_n (our choice)"] / ex_spread["phi_n (unscaled)"]
+pd.Series(ex_spread, name="SCA-C score std over the map").to_frame()
+
+# %% [markdown]
+# ## Provenance
+#
+# What produced this page: the profile, the run records this chapter wrote or reused (name,
+# configuration hash, seed), the commit of the code, the chapter's wall time and peak memory, and
+# the machine.
+
+# %%
+from fashion_lib.book.provenance import provenance_block
+
+provenance_block(profile)

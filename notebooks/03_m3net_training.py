@@ -14,11 +14,31 @@
 # # Training M3-Net and its baselines
 #
 # M3-Net's Tables 2-4 compare seven rows on three datasets: the attribute-specific embedding
-# networks ASEN, ASENv2 and ASEN++, the two-granularity MODC, and M3-Net with its two ablations
+# networks ASEN, ASENv2 {cite}`ma2020asen` and ASEN++ {cite}`dong2021asenpp`, the two-granularity
+# MODC {cite}`jiao2022modc`, and M3-Net with its two ablations
 # M3-Net_a (attribute-conditional attention only) and M3-Net_c (class-conditional attention only).
 # This chapter trains all of them, three seeds each where the profile allows, and keeps every run
 # as a record that chapters 04 and 05 read instead of training again. It shows the recipe, the
-# pre-training that stands in for ImageNet, the loss curves and what all of it cost.
+# pre-training that stands in for ImageNet {cite}`deng2009imagenet`, the loss curves and what all
+# of it cost.
+
+# %% [markdown]
+# ## Learning objectives
+#
+# After this chapter you can ...
+#
+# - list the paper's training recipe, what each profile changes in it, and why the smoke and cpu
+#   profiles freeze a proxy-pre-trained backbone;
+# - find the configuration, metrics, loss history and wall time of any trained row in its run
+#   record, and tell when a run is reused rather than trained;
+# - read the loss curves and the two untrained references as a check that every row learned;
+# - predict how the learning rate, the triplet margin and the distance of Eq. 8 change what a row
+#   learns, and test the prediction on a fixed budget.
+#
+# Symbols used: {term}`profile`, {term}`run record`, {term}`psi`, {term}`ASEN`, {term}`MODC`,
+# {term}`L_M`, {term}`w_p`, {term}`L_CC`, {term}`L_CI`, {term}`zeta`, {term}`prototype`,
+# {term}`varphi_mn`, {term}`MAP@all`, {term}`R@100`.
+
 
 # %% tags=["parameters"]
 profile = "smoke"
@@ -116,7 +136,8 @@ recipe.T
 # One classifier over all attribute values of the three datasets' *training* images (DeepFashion's
 # five multi-label types, FashionAI's eight attributes, DARN's nine) teaches the backbone the
 # proxy world's garments; the retrieval test images are never seen. The run is recorded like any
-# other, so this cell trains once and afterwards only reads the record.
+# other, so this cell trains once and afterwards only reads the record;
+# {numref}`fig-m3net-pretrain-loss` is its loss curve.
 
 # %%
 started = time.perf_counter()
@@ -130,7 +151,7 @@ print(
 )
 pd.Series(pre.metrics, name="top-1 accuracy on the validation rows (%)").to_frame()
 
-# %%
+# %% mystnb={"figure": {"caption": "Proxy pre-training of the backbone: masked binary cross-entropy per step.", "name": "fig-m3net-pretrain-loss"}}
 curve = pd.DataFrame(pre.history)
 ax = sns.lineplot(data=curve, x="step", y="bce")
 ax.set(title="Proxy pre-training: masked binary cross-entropy", ylabel="loss")
@@ -198,12 +219,12 @@ if settings.frozen:
 # ## Loss curves
 #
 # Every run record keeps the loss terms logged by the training loop. The curves below show the
-# total loss of the first seed of every row; ASEN++'s curve has two parts, its global stage and
+# total loss of the first seed of every row ({numref}`fig-m3net-loss-curves`); ASEN++'s curve has two parts, its global stage and
 # its joint stage. Losses of different families are on different scales (margins 0.2 and 0.4,
 # M3-Net adds a multi-label term), so each panel is one dataset and the curves compare speed of
 # convergence, not levels across families.
 
-# %%
+# %% mystnb={"figure": {"caption": "Training loss of the first seed of every row of Tables 2-4, one panel per dataset.", "name": "fig-m3net-loss-curves"}}
 curves = []
 for dataset in DATASETS:
     for model in ROWS:
@@ -283,3 +304,166 @@ totals
 # frozen profiles, and one finished run per row, dataset and seed (`runs/m3row-*`, with checkpoint
 # and `record.json`: configuration, metrics, loss history, wall time, commit). Chapters 04 and 05
 # read them through `run_table` and `load_row_model`.
+
+# %% [markdown]
+# ## Exercises
+#
+# Each exercise changes one thing of the recipe. Write down your prediction, then open the
+# solution: its first lines give the prediction and the reasoning, and the code measures the
+# effect. Runs that train use a fixed budget, the same in every profile: `EXERCISE_STEPS` steps of
+# 16 triplets on FashionAI (`fashion_lib.exercises.train_variant`), recorded and reused like every
+# other run; the analyses of a trained row use `EXERCISE_TRIPLETS` seeded training triplets.
+
+# %%
+import torch
+
+from fashion_lib.exercises import (
+    EXERCISE_STEPS,
+    EXERCISE_TRIPLETS,
+    train_variant,
+    triplet_embeddings,
+)
+from fashion_lib.losses import cosine_triplet
+
+print(f"exercise budget: {EXERCISE_STEPS} steps per run, {EXERCISE_TRIPLETS} triplets per analysis")
+
+
+def loss_drop(history, terms=("loss",)):
+    """First and last logged values (mean of two log points each) of some loss terms."""
+    frame = pd.DataFrame(history)[list(terms)].sum(axis=1)
+    return {"first loss": frame.iloc[:2].mean(), "last loss": frame.iloc[-2:].mean()}
+
+
+# %% [markdown] tags=["exercise"]
+# ### Exercise 1: the paper's learning rate
+#
+# The smoke and cpu profiles train with a learning rate of 1e-3, the paper with 1e-4. Train M3-Net
+# on FashionAI for the exercise budget with each of the two and compare the loss at the start and
+# the end of training and the test MAP@all. **Predict** which rate lowers the loss more in
+# `EXERCISE_STEPS` steps.
+
+# %% tags=["solution", "hide-cell"]
+# Prediction: 1e-3 lowers the loss clearly in the budget; at 1e-4 the loss barely moves, and MAP@all
+# is no better than at 1e-3 (in the smoke profile the test set is too small to tell them apart).
+# Reasoning: Adam's steps have a size of about lr per parameter whatever the gradient's scale, so
+# 1e-4 moves the freshly initialised attention and heads ten times less per step; with a budget of
+# a few dozen steps, the run is still near its initialisation.
+ex_lr = []
+for ex_rate in (1e-3, 1e-4):  # the unchanged run is the one at the profile's rate
+    ex_run = train_variant(
+        "M3-Net", "FashionAI", profile, lr=None if ex_rate == settings.lr else ex_rate
+    )
+    ex_lr.append(
+        {
+            "lr": ex_rate,
+            **loss_drop(ex_run.history),
+            "MAP@all": ex_run.metrics["single/map_all"],
+            "train time (s)": ex_run.train_time_s,
+            "reused": ex_run.reused,
+        }
+    )
+ex_lr = pd.DataFrame(ex_lr).set_index("lr")
+ex_lr["loss drop"] = ex_lr["first loss"] - ex_lr["last loss"]
+ex_lr.round(3)
+
+# %% [markdown] tags=["exercise"]
+# ### Exercise 2: a triplet margin of 0
+#
+# Set the margin $\zeta$ of Eq. 8-10 to 0. First take the trained M3-Net on FashionAI and count the
+# training triplets whose instance triplet loss is positive (the "active" ones, the only ones with a
+# gradient) at $\zeta$ = 0.4 and at 0; then train with $\zeta$ = 0 for the exercise budget.
+# **Predict** how the share of active triplets changes, and what the triplet terms of the
+# margin-0 run do during training.
+
+# %% tags=["solution", "hide-cell"]
+# Prediction: at margin 0 only the triplets whose negative is closer to the anchor than the positive
+# stay active, a much smaller share than at 0.4; the margin-0 run's triplet terms start near 0 and
+# end lower than the unchanged run's, while its MAP@all is no better.
+# Reasoning: max(0, zeta - cos(a, p) + cos(a, n)) is positive at zeta = 0 only for mis-ranked
+# triplets. A triplet ranked right by any gap, however small, gives no gradient, so training stops
+# pushing positives and negatives apart once they are in order, and small gaps break under noise.
+ex_trip = triplet_embeddings("M3-Net", "FashionAI", profile, seed=settings.seeds[0])
+ex_active = {
+    f"margin {m}": float(
+        (cosine_triplet(ex_trip.anchor, ex_trip.positive, ex_trip.negative, m) > 0).float().mean()
+    )
+    for m in (0.4, 0.0)
+}
+print(
+    "share of active triplets under the trained model: "
+    + ", ".join(f"{k}: {100 * v:.1f}%" for k, v in ex_active.items())
+)
+ex_terms = ("prototype_triplet", "instance_triplet")
+ex_margin = pd.DataFrame(
+    {
+        f"margin {m}": {
+            **loss_drop(r.history, ex_terms),
+            "MAP@all": r.metrics["single/map_all"],
+        }
+        for m, r in (
+            (0.4, train_variant("M3-Net", "FashionAI", profile)),
+            (0.0, train_variant("M3-Net", "FashionAI", profile, margin=0.0)),
+        )
+    }
+).T
+print("triplet terms (prototype + instance) of the fixed-budget runs:")
+ex_margin.round(4)
+
+# %% [markdown] tags=["exercise"]
+# ### Exercise 3: Euclidean instead of cosine in Eq. 8
+#
+# Swap the cosine distance of Eq. 8 for the squared Euclidean distance,
+# $\max(0, \zeta + \lVert a - p \rVert^2 - \lVert a - n \rVert^2)$, keeping $\zeta$ = 0.4. Compute it
+# on the trained representations of Exercise 2, once on L2-normalised vectors and once on the raw
+# ones. **Predict** how the normalised Euclidean loss relates to the cosine loss, and whether the
+# raw one has more or fewer active triplets.
+
+
+# %% tags=["solution", "hide-cell"]
+# Prediction: on unit vectors ||a - p||^2 = 2 - 2 cos(a, p), so the Euclidean hinge at margin 0.4
+# is exactly twice the cosine hinge at margin 0.2: equal up to rounding, and fewer triplets are
+# active than with the cosine at 0.4. On the raw vectors the distances scale with the squared
+# norms: with norms well above 1 (printed below) the margin of 0.4 is negligible beside them and
+# fewer triplets are active than with the cosine at 0.4, chosen by length as well as by angle;
+# with norms below 1 (the few steps of the smoke profile) the margin dominates and nearly all are.
+# Reasoning: the cosine makes Eq. 8 independent of the representations' length, and its margin
+# has a fixed meaning (a gap in cosine); a Euclidean margin means something only at a fixed norm.
+def euclidean_triplet(a, p, n, margin):
+    """max(0, margin + |a - p|^2 - |a - n|^2) per triplet."""
+    return torch.relu(margin + (a - p).pow(2).sum(dim=1) - (a - n).pow(2).sum(dim=1))
+
+
+ex_a, ex_p, ex_n = ex_trip.anchor, ex_trip.positive, ex_trip.negative
+ex_unit = [torch.nn.functional.normalize(v, dim=1) for v in (ex_a, ex_p, ex_n)]
+ex_losses = {
+    "cosine, margin 0.4": cosine_triplet(ex_a, ex_p, ex_n, 0.4),
+    "Euclidean on unit vectors, margin 0.4": euclidean_triplet(*ex_unit, 0.4),
+    "2 x cosine, margin 0.2": 2 * cosine_triplet(ex_a, ex_p, ex_n, 0.2),
+    "Euclidean on raw vectors, margin 0.4": euclidean_triplet(ex_a, ex_p, ex_n, 0.4),
+}
+gap = (
+    ex_losses["Euclidean on unit vectors, margin 0.4"] - ex_losses["2 x cosine, margin 0.2"]
+).abs()
+print(f"max |Euclidean(unit, 0.4) - 2 cosine(0.2)| = {gap.max().item():.2e}")
+print(f"mean norm of the raw representations: {ex_a.norm(dim=1).mean().item():.2f}")
+pd.DataFrame(
+    {
+        name: {
+            "mean loss": float(v.mean()),
+            "active triplets %": 100 * float((v > 0).float().mean()),
+        }
+        for name, v in ex_losses.items()
+    }
+).T.round(4)
+
+# %% [markdown]
+# ## Provenance
+#
+# What produced this page: the profile, the run records this chapter wrote or reused (name,
+# configuration hash, seed), the commit of the code, the chapter's wall time and peak memory, and
+# the machine.
+
+# %%
+from fashion_lib.book.provenance import provenance_block
+
+provenance_block(profile)

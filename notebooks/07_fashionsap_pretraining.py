@@ -38,6 +38,21 @@
 # Every run goes through `fashion_lib.engine.fit` and leaves a run record; running the chapter again
 # reads the records instead of training.
 
+# %% [markdown]
+# ## Learning objectives
+#
+# After this chapter you can ...
+#
+# - explain why every variant continues from one ALBEF-style warm-up, and what alone differs
+#   between two variants;
+# - read the per-task loss curves and held-out accuracies against what a trivial predictor scores;
+# - say how momentum distillation shapes ITS's targets and how ITM draws its hard negatives;
+# - find any run's configuration hash, seed and wall time in its run record.
+#
+# Symbols used: {term}`ITS`, {term}`ITM`, {term}`PTP`, {term}`MLM`, {term}`TRP`, {term}`FSIS`,
+# {term}`alpha (distillation)`, {term}`tau`, {term}`q (queue)`, {term}`momentum encoder`,
+# {term}`hard negative`.
+
 # %% tags=["parameters"]
 profile = "smoke"
 
@@ -154,9 +169,10 @@ display(runs)
 # ### Loss curves per task
 #
 # The engine logs every term of Eq. (11) at every step. The warm-up's ITS and ITM curves come
-# first; each variant's curves continue from the warm-up's last step.
+# first; each variant's curves continue from the warm-up's last step
+# ({numref}`fig-sap-pretrain-loss`).
 
-# %%
+# %% mystnb={"figure": {"caption": "Pre-training losses per task: the ALBEF-style warm-ups (ITS, ITM), then every variant continued from its warm-up; bands span the seeds.", "name": "fig-sap-pretrain-loss"}}
 TASKS = ["its", "itm", "ptp", "trp", "fsis"]
 rows = []
 for name, run in warmups.items():
@@ -194,7 +210,7 @@ grid = sns.relplot(
     aspect=1.3,
     errorbar=("pi", 100),
 )
-grid.set_titles("{col_name}")
+grid = grid.set_titles("{col_name}")  # assigned: the figure is the cell's only output
 
 # %% [markdown]
 # ## What each task learned
@@ -272,3 +288,156 @@ display(
 # **What this chapter produced:** two warm-up runs and `len(VARIANTS) x len(seeds)` pre-trained
 # variants under `runs/`, each with its record (config hash, seed, commit, wall time, held-out task
 # accuracies and the per-step loss of every task). Chapter 08 fine-tunes and evaluates them.
+
+# %% [markdown]
+# ## Exercises
+#
+# Each exercise changes one thing in the pre-trained FashionSAP of seed 0 (`full_model` above) or
+# in its held-out batches. Write down your prediction before opening the solution. Nothing is
+# trained: each solution runs the model on one validation batch, in seconds on every
+# profile.
+
+# %% [markdown] tags=["exercise"]
+# ### Exercise 7.1: no momentum distillation
+#
+# **Change** the distillation weight {term}`alpha (distillation)` of ITS from the model's value to
+# 0, on one held-out batch. **Predict** how the image-to-text targets of Eq. (9) change: how much of
+# each row's mass sits on the pair's own product, over how many bank entries the rest spreads, and
+# which way the ITS loss moves. **Observe** the targets and the loss for both values. Budget: one
+# validation batch, one forward pass.
+
+# %% tags=["solution", "hide-cell"]
+# Prediction: at alpha = 0 the target is the hard label alone: 100% of each row's mass on the
+# product's own text(s), nothing elsewhere, an entropy near 0. With distillation, alpha of the mass
+# follows the momentum model's softmax over the whole bank (batch + queue), so the target spreads
+# over the texts the momentum model finds similar and the mass on the positive drops to about
+# 1 - alpha plus what the momentum model itself gives the positive. The loss of a model that agrees
+# with its momentum copy is lower against soft targets than against one-hot ones.
+from fashion_lib.engine import make_generator
+from fashion_lib.losses.fashionsap import its_loss
+
+batch = next(val.iter_epoch(0))  # one held-out batch, no augmentation
+with torch.no_grad():
+    out = full_model(batch.images, batch.text, batch.product_ids, generator=make_generator(0))
+    its = out.its
+    b = len(batch.product_ids)
+    positive = (batch.product_ids[:, None] == its.bank_ids[None, :]).float()  # (B, B + K)
+    hard = positive / positive.sum(1, keepdim=True)
+    soft = (its.image_bank[:b] @ its.text_bank.t() / its.temperature).softmax(1)  # momentum i2t
+    distillation = []
+    for alpha in (its.alpha, 0.0):
+        target = alpha * soft + (1 - alpha) * hard  # Eq. (9), image to text
+        entropy = -(target * target.clamp_min(1e-12).log()).sum(1)  # (B,)
+        loss = its_loss(
+            out.image_emb, out.text_emb, its.image_bank, its.text_bank, its.ids, its.bank_ids,
+            its.temperature, alpha,
+        )  # fmt: skip
+        distillation.append(
+            {
+                "alpha": alpha,
+                "target mass on own product (%)": 100 * (target * positive).sum(1).mean().item(),
+                "bank entries with > 1% of the mass": (target > 0.01).sum(1).float().mean().item(),
+                "target entropy (nats)": entropy.mean().item(),
+                "ITS loss": loss.item(),
+            }
+        )
+print(f"bank: {len(its.bank_ids)} rows ({b} of this batch, the rest from the queue)")
+pd.DataFrame(distillation).set_index("alpha").round(3)
+
+# %% [markdown] tags=["exercise"]
+# ### Exercise 7.2: uniform ITM negatives
+#
+# **Change** how ITM picks its {term}`hard negative`: draw the other product's text uniformly
+# instead of in proportion to softmax(similarity / {term}`tau`). **Predict** how similar the drawn
+# negatives are to the image, how often they share its category, and how sure the ITM head is that
+# they do *not* match. **Observe** 20 draws per image of the same held-out batch. Budget: one
+# validation batch, three fusion passes per rule.
+
+# %% tags=["solution", "hide-cell"]
+# Prediction: similarity-weighted draws prefer the texts that ITS already confuses with the image:
+# higher cosine, more often the same category, and a higher "match" probability from the ITM head,
+# i.e. harder negatives that force the fused model to read fine details. Uniform draws are mostly
+# easy, other-category texts. On a model that has barely trained (smoke) the similarities are nearly
+# flat, and the two rules should draw almost the same negatives.
+from fashion_lib.losses.fashionsap import sample_hard_negatives
+
+with torch.no_grad():
+    image = full_model.encode_image(batch.images)
+    text = full_model.encode_text(batch.text.input_ids, batch.text.attention_mask)
+    cosine = image.emb @ text.emb.t()  # (B, B) image to text
+    itm_negatives = []
+    for name, weights in (
+        ("softmax(sim / tau), as ALBEF", cosine / full_model.tau()),
+        ("uniform", torch.zeros_like(cosine)),
+    ):
+        draws = [
+            sample_hard_negatives(weights, batch.product_ids, make_generator(0, d))
+            for d in range(20)
+        ]
+        picks, valid = torch.stack([p for p, _ in draws]), draws[0][1]  # (20, B), (B,)
+        same_category = batch.categories[picks] == batch.categories[None, :]  # (20, B)
+        match = [
+            full_model.match_logits(
+                text.tokens[picks[d][valid]],
+                batch.text.attention_mask[picks[d][valid]],
+                image.tokens[valid],
+            ).softmax(-1)[:, 1]
+            for d in range(3)
+        ]
+        itm_negatives.append(
+            {
+                "negatives": name,
+                "cosine to the image": cosine.gather(1, picks.t())[valid].mean().item(),
+                "same category (%)": 100 * same_category[:, valid].float().mean().item(),
+                "ITM 'match' probability (%)": 100 * torch.cat(match).mean().item(),
+            }
+        )
+pd.DataFrame(itm_negatives).set_index("negatives").round(3)
+
+# %% [markdown] tags=["exercise"]
+# ### Exercise 7.3: replace three times as many words for TRP
+#
+# **Change** TRP's replacement ratio `trp_prob` of the text processing from 0.15 to 0.45 (caption
+# MLM stays at its value). **Predict** what happens to the trivial "always not replaced" score, and
+# to the trained TRP head's accuracy and recall on the replaced tokens. **Observe** both on one
+# held-out batch corrupted each way. Budget: one validation batch per ratio.
+
+# %% tags=["solution", "hide-cell"]
+# Prediction: the majority answer loses about 30 points of its score, since three times as many
+# caption tokens are now replaced. The head was trained at 0.15: it decides token by token, so its
+# recall on replaced tokens should stay about the same, while its accuracy falls with the shift of
+# the prior (a head that only learned "not replaced" falls exactly with the baseline).
+from fashion_lib.experiments.fashionsap_train import task_accuracies
+
+trp_ratio = {}
+for trp_prob in (processor.config.trp_prob, 0.45):
+    config = dataclasses.replace(processor.config, trp_prob=trp_prob)
+    batches = PairBatches(
+        split,
+        TextProcessor(processor.tokenizer, config),
+        settings.pretrain.batch_size,
+        0,
+        settings.image_size,
+        augment=False,
+    )
+    held_out = next(batches.iter_epoch(0))
+    accuracy = task_accuracies(full_model, [held_out])
+    labels = held_out.text.trp_labels[held_out.text.trp_labels != -100]
+    trp_ratio[trp_prob] = {
+        "always 'not replaced' (%)": 100 * (labels == 0).float().mean().item(),
+        "trp_acc (%)": accuracy["trp_acc"],
+        "trp_recall (%)": accuracy["trp_recall"],
+    }
+pd.DataFrame(trp_ratio).T.rename_axis("trp_prob").round(2)
+
+# %% [markdown]
+# ## Provenance
+#
+# What produced this page: the profile, the run records this chapter wrote or reused (name,
+# configuration hash, seed), the commit of the code, the chapter's wall time and peak memory, and
+# the machine.
+
+# %%
+from fashion_lib.book.provenance import provenance_block
+
+provenance_block(profile)
