@@ -36,6 +36,7 @@ from fashion_lib.engine import (
     write_record,
 )
 from fashion_lib.engine.optim import lr_factor, param_groups
+from fashion_lib.engine.records import run_key
 from fashion_lib.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -266,7 +267,7 @@ def test_config_hash_is_stable_and_sensitive() -> None:
 def test_run_record_reused_only_for_the_same_config(tmp_path: Path) -> None:
     experiment = {"model": "m3net", "train": TrainConfig(), "profile": "smoke"}
     run_dir = run_dir_for("m3net-df", experiment, root=tmp_path)
-    assert run_dir.name == f"m3net-df-{config_hash(experiment)[:12]}"
+    assert run_dir.name == f"m3net-df-{run_key(experiment)}"
     assert find_finished_run(experiment, root=tmp_path) is None
     write_record(
         run_dir,
@@ -290,10 +291,16 @@ def test_run_record_reused_only_for_the_same_config(tmp_path: Path) -> None:
     data["config"]["model"] = "asen"
     path.write_text(json.dumps(data))
     assert find_finished_run(experiment, root=tmp_path) is None
-    # Neither is one from another library version, nor a damaged file.
+    # Neither is one from another library version or other code, nor a damaged file.
     data["config"]["model"], data["library_version"] = "m3net", "0.0.0"
     path.write_text(json.dumps(data))
     assert find_finished_run(experiment, root=tmp_path) is None
+    data["library_version"], data["code"] = fashion_lib.__version__, "0" * 16
+    path.write_text(json.dumps(data))
+    assert find_finished_run(experiment, root=tmp_path) is None
+    data["code"] = found.code
+    path.write_text(json.dumps(data))
+    assert find_finished_run(experiment, root=tmp_path) is not None
     path.write_text("{not json")
     assert find_finished_run(experiment, root=tmp_path) is None
 

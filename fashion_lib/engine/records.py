@@ -1,10 +1,11 @@
 """Run records: what a finished run was, so that a notebook reuses it instead of training again.
 
-A run lives in `runs/<name>-<hash12>/` (hash of the full experiment config) and is finished when
-`record.json` exists there: config, hash, seed, profile, git commit, library version, wall time,
-machine, metrics and the per-step loss history, written atomically. `find_finished_run` returns a
-record only if its config is *equal* to the one asked for (not just a matching hash prefix) and it
-was produced by the same library version; anything else trains afresh.
+A run lives in `runs/<name>-<key12>/` (key: hash of the full experiment config and of the code
+fingerprint, `fashion_lib.fingerprint`) and is finished when `record.json` exists there: config,
+hash, seed, profile, git commit, library version, code fingerprint, wall time, machine, metrics and
+the per-step loss history, written atomically. `find_finished_run` returns a record only if its
+config is *equal* to the one asked for (not just a matching hash prefix) and it was produced by the
+same library version and code; anything else trains afresh.
 
 Every record this process writes or reuses is also noted in a process-wide registry,
 `touched_records()`, which a chapter's provenance block lists at its end.
@@ -12,6 +13,7 @@ Every record this process writes or reuses is also noted in a process-wide regis
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import platform
@@ -27,6 +29,7 @@ import fashion_lib
 from fashion_lib import atomic, paths
 from fashion_lib.engine.config import canonical_json, config_hash, to_plain
 from fashion_lib.errors import DataError
+from fashion_lib.fingerprint import RUN_CODE, code_fingerprint
 
 RECORD_FILE = "record.json"
 HASH_CHARS = 12
@@ -48,6 +51,8 @@ class RunRecord:
         machine: platform, python, torch, CPU count, GPU name.
         metrics: evaluation results (name -> number).
         history: per-step loss terms as logged by `fit`.
+        code: `fingerprint.code_fingerprint(RUN_CODE)` of the code that trained it ("" in
+            records older than the field, which therefore never match).
     """
 
     name: str
@@ -61,6 +66,7 @@ class RunRecord:
     machine: dict[str, Any]
     metrics: dict[str, float] = field(default_factory=dict)
     history: list[dict[str, float]] = field(default_factory=list)
+    code: str = ""
 
 
 @dataclass(frozen=True)
@@ -85,11 +91,21 @@ def touched_records() -> list[TouchedRun]:
     return list(_TOUCHED.values())
 
 
+def run_key(config: Any) -> str:
+    """The run folder's key: 12 hex of sha256(config hash, code fingerprint).
+
+    The code is part of the key so that a run of edited code never resumes from (or is mistaken
+    for) the checkpoints and record of the old code.
+    """
+    text = f"{config_hash(config)}:{code_fingerprint(RUN_CODE)}"
+    return hashlib.sha256(text.encode()).hexdigest()[:HASH_CHARS]
+
+
 def run_dir_for(name: str, config: Any, root: str | Path | None = None) -> Path:
-    """`<root>/<name>-<first 12 hex of the config hash>` (root defaults to `paths.runs_dir()`)."""
+    """`<root>/<name>-<run_key(config)>` (root defaults to `paths.runs_dir()`)."""
     if not name or "/" in name or name.startswith("."):
         raise ValueError(f"run name {name!r} must be a non-empty folder name")
-    return Path(root or paths.runs_dir()) / f"{name}-{config_hash(config)[:HASH_CHARS]}"
+    return Path(root or paths.runs_dir()) / f"{name}-{run_key(config)}"
 
 
 def _git(repo: Path, *args: str) -> str:
@@ -160,6 +176,7 @@ def write_record(
         machine=machine_info(),
         metrics={k: float(v) for k, v in metrics.items()},
         history=[dict(h) for h in history],
+        code=code_fingerprint(RUN_CODE),
     )
     atomic.write_text(Path(run_dir) / RECORD_FILE, json.dumps(asdict(record), indent=1) + "\n")
     _touch(record, reused=False)
@@ -185,7 +202,7 @@ def load_record(path: str | Path) -> RunRecord:
 def find_finished_run(
     config: Any, name: str | None = None, root: str | Path | None = None
 ) -> RunRecord | None:
-    """A finished run of exactly this config (and library version), or None.
+    """A finished run of exactly this config, library version and code fingerprint, or None.
 
     Args:
         config: the full experiment config (dataclass or JSON-like mapping).
@@ -197,7 +214,7 @@ def find_finished_run(
     """
     wanted_hash, wanted_json = config_hash(config), canonical_json(config)
     folder = Path(root or paths.runs_dir())
-    pattern = f"{name or '*'}-{wanted_hash[:HASH_CHARS]}/{RECORD_FILE}"
+    pattern = f"{name or '*'}-{run_key(config)}/{RECORD_FILE}"
     matches = []
     for path in folder.glob(pattern):
         try:
@@ -208,6 +225,7 @@ def find_finished_run(
             record.config_hash == wanted_hash
             and canonical_json(record.config) == wanted_json
             and record.library_version == fashion_lib.__version__
+            and record.code == code_fingerprint(RUN_CODE)
         ):
             matches.append((path.stat().st_mtime, record))
     if not matches:

@@ -5,7 +5,8 @@ retrieval dataset 8:1:1 with query:candidate = 1:4 in every evaluation split (AS
 DARN and DeepFashion take the last fifth of a split as queries, FashionAI interleaves them), and
 writes DeepFashion, FashionAI, DARN, FashionGen and FashionIQ folders plus ASEN's shared
 ``meta.json`` with the formats' own writers. Part masks go beside each dataset
-(`masks.PARTS_FILE`) and ``atelier.json`` records the knobs, the proxy taxonomies and the counts.
+(`masks.PARTS_FILE`) and ``atelier.json`` records the knobs, the proxy taxonomies, the counts and
+the generator's code fingerprint (`ensure_world` regenerates a world made by other code).
 The whole world is built in a temporary folder renamed into place at the end, so an interrupted
 make leaves the previous world or none, never a partial one that `check` would accept.
 """
@@ -37,6 +38,7 @@ from fashion_lib.data.atelier.records import (
 )
 from fashion_lib.data.formats import darn, deepfashion, fashionai, fashiongen, fashioniq
 from fashion_lib.data.taxonomy import FASHIONAI
+from fashion_lib.fingerprint import WORLD_CODE, code_fingerprint
 from fashion_lib.paths import dataset_root
 from fashion_lib.profiles import Profile
 
@@ -232,6 +234,7 @@ def make_world(
                 "knobs": asdict(knobs),
                 "images": counts,
                 "seconds": round(seconds, 2),
+                "generator": code_fingerprint(WORLD_CODE),
                 "taxonomies": lab.proxy_taxonomies(),
             }
             atomic.write_text(tmp / MANIFEST, json.dumps(manifest, indent=2) + "\n")
@@ -242,8 +245,8 @@ def make_world(
 
 
 def ensure_world(profile: Profile, workers: int = 2) -> Path:
-    """The profile's world folder, generated first unless a complete one with the same knobs
-    and counts exists (its ``atelier.json`` is written last, inside the atomic build; an
+    """The profile's world folder, generated first unless a complete one with the same knobs,
+    counts and generator code exists (its ``atelier.json`` is written last, inside the atomic build; an
     unreadable one means an incomplete world)."""
     root = dataset_root(profile.name, True)
     manifest = root / MANIFEST
@@ -257,8 +260,11 @@ def ensure_world(profile: Profile, workers: int = 2) -> Path:
             "FashionAI": profile.data.fashionai_images,
             "DARN": profile.data.darn_images,
         }
-        if recorded.get("knobs") == asdict(knobs_of(profile)) and all(
-            recorded["images"].get(k) == v for k, v in expected.items()
+        same_code = recorded.get("generator") == code_fingerprint(WORLD_CODE)
+        if (
+            same_code
+            and recorded.get("knobs") == asdict(knobs_of(profile))
+            and all(recorded["images"].get(k) == v for k, v in expected.items())
         ):
             return root
     return make_world(profile, workers=workers).root
