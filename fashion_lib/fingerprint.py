@@ -1,4 +1,4 @@
-"""Fingerprints of the code that produces numbers, so that a stale world or run is never reused.
+"""Fingerprints of files and of the code that produces numbers, so stale work is never reused.
 
 A generated world records the fingerprint of the generator (the atelier and the format writers);
 a run's folder name and record carry the fingerprint of everything that shapes its numbers (data,
@@ -13,7 +13,7 @@ import functools
 import hashlib
 from pathlib import Path
 
-__all__ = ["RUN_CODE", "WORLD_CODE", "code_fingerprint"]
+__all__ = ["RUN_CODE", "WORLD_CODE", "code_fingerprint", "file_digest"]
 
 PACKAGE = Path(__file__).resolve().parent
 WORLD_CODE = ("data/atelier", "data/formats", "data/taxonomy.py")
@@ -27,6 +27,15 @@ RUN_CODE = (
     "retrieval.py",
     "profiles.py",
 )
+
+
+def file_digest(path: str | Path) -> str:
+    """Hex sha256 of a file's bytes, read in 1 MiB chunks (checkpoints, weights, sources)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
 
 
 @functools.cache

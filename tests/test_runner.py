@@ -10,9 +10,10 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from fashion_lib.book.progress import BookProgress, progress_path, sha256_of
+from fashion_lib.book.progress import BookProgress, progress_path
 from fashion_lib.book.runner import NotebookFailed, discover, run_book, select
 from fashion_lib.errors import ConfigError
+from fashion_lib.fingerprint import file_digest
 
 HEADER = '# %% tags=["parameters"]\nprofile = "cpu"\n\n'
 
@@ -98,7 +99,7 @@ def test_progress_resumes_only_the_unchanged_prefix(tmp_path: Path) -> None:
     assert saved["profile"] == "smoke" and [s["name"] for s in saved["plan"]] == list(plan)
     assert saved["finished"]["02_b"] == {
         "source_sha256": "sha-b",
-        "published_sha256": sha256_of(tmp_path / "02_b.ipynb"),
+        "published_sha256": file_digest(tmp_path / "02_b.ipynb"),
     }
     (tmp_path / "02_b.ipynb").write_text("edited by hand", encoding="utf-8")
     again = BookProgress(tmp_path, "smoke", plan)

@@ -9,7 +9,6 @@ records keep that cheap).
 
 from __future__ import annotations
 
-import hashlib
 import json
 import warnings
 from collections.abc import Mapping
@@ -17,13 +16,9 @@ from pathlib import Path
 from typing import Any
 
 from fashion_lib import atomic
+from fashion_lib.fingerprint import file_digest
 
-__all__ = ["BookProgress", "progress_path", "sha256_of"]
-
-
-def sha256_of(path: Path) -> str:
-    """Hex sha256 of a file's bytes."""
-    return hashlib.sha256(path.read_bytes()).hexdigest()
+__all__ = ["BookProgress", "progress_path"]
 
 
 def progress_path(out_dir: Path, profile: str) -> Path:
@@ -52,7 +47,7 @@ def _unchanged(entry: Mapping[str, Any] | None, source_sha: str, published: Path
         entry is not None
         and entry.get("source_sha256") == source_sha
         and published.is_file()
-        and entry.get("published_sha256") == sha256_of(published)
+        and entry.get("published_sha256") == file_digest(published)
     )
 
 
@@ -90,7 +85,7 @@ class BookProgress:
         """Count notebook `name`, just published at `published`, as finished; rewrite the file."""
         self.finished[name] = {
             "source_sha256": self.plan[name],
-            "published_sha256": sha256_of(published),
+            "published_sha256": file_digest(published),
         }
         steps = [{"name": n, "source_sha256": digest} for n, digest in self.plan.items()]
         body = {"profile": self.profile, "plan": steps, "finished": dict(self.finished)}

@@ -36,8 +36,9 @@ from nbclient.exceptions import CellTimeoutError, DeadKernelError
 from papermill.exceptions import PapermillExecutionError
 
 from fashion_lib import paths
-from fashion_lib.book.progress import BookProgress, sha256_of
+from fashion_lib.book.progress import BookProgress
 from fashion_lib.errors import ConfigError, FashionLibError
+from fashion_lib.fingerprint import file_digest
 from fashion_lib.profiles import get_profile
 
 KERNEL = "python3"
@@ -231,7 +232,7 @@ def run_notebook(
             "peak_rss_mb": round(rss.peak_mb, 1),
             "finished": datetime.now(UTC).isoformat(timespec="seconds"),
             "source": f"notebooks/{source.name}",
-            "source_sha256": sha256_of(source),
+            "source_sha256": file_digest(source),
         }
         nbformat.write(nb, out_nb)
         os.replace(out_nb, published)
@@ -257,7 +258,7 @@ def run_book(
     sources = select(discover(notebooks_dir), only)
     if not sources:
         raise ConfigError(f"no notebooks found in {notebooks_dir}")
-    plan = {source.stem: sha256_of(source) for source in sources}
+    plan = {source.stem: file_digest(source) for source in sources}
     progress = BookProgress(out_dir, profile, plan)
     skipped = progress.resume()
     runs = []

@@ -48,7 +48,6 @@ __all__ = [
     "LazyImages",
     "RetrievalDataset",
     "feature_maps",
-    "file_digest",
     "load_images",
     "load_retrieval_dataset",
     "normalise",
@@ -253,15 +252,6 @@ Inputs = Tensor | LazyImages  # what training batches and evaluation index by fi
 def normalise(images: Tensor) -> Tensor:
     """(B, 3, S, S) uint8 -> float32 normalised with ImageNet mean and std."""
     return (images.float() / 255.0 - _MEAN) / _STD
-
-
-def file_digest(path: str | Path) -> str:
-    """sha256 hex digest of a file (checkpoints, for cache keys)."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def _files_key(folder: Path, rel_paths: Sequence[str]) -> str:

@@ -11,7 +11,6 @@ to (a `keep` of 1 is raised to 2).
 
 from __future__ import annotations
 
-import hashlib
 import re
 import shutil
 import warnings
@@ -22,19 +21,12 @@ import torch
 from torch import nn
 
 from fashion_lib.atomic import atomic_dir
+from fashion_lib.fingerprint import file_digest
 
 STATE_FILE = "state.pt"
 DIGEST_FILE = "state.pt.sha256"
 _NAME = re.compile(r"^step-(\d{8,})$")
 MIN_KEEP = 2
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 class CheckpointStore:
@@ -68,7 +60,7 @@ class CheckpointStore:
         dest = self.folder / f"step-{step:08d}"
         with atomic_dir(dest) as tmp:
             torch.save(state, tmp / STATE_FILE)
-            (tmp / DIGEST_FILE).write_text(_sha256(tmp / STATE_FILE) + "\n", encoding="utf-8")
+            (tmp / DIGEST_FILE).write_text(file_digest(tmp / STATE_FILE) + "\n", encoding="utf-8")
         for old in self.paths()[: -self.keep]:
             shutil.rmtree(old, ignore_errors=True)
         return dest
@@ -86,7 +78,7 @@ class CheckpointStore:
         if not digest_file.is_file():
             raise ValueError(f"{digest_file} is missing")
         expected = digest_file.read_text(encoding="utf-8").strip()
-        actual = _sha256(state_file)
+        actual = file_digest(state_file)
         if actual != expected:
             raise ValueError(
                 f"sha256 of {state_file} is {actual[:12]}..., expected {expected[:12]}..."

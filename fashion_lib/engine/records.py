@@ -28,6 +28,7 @@ import torch
 import fashion_lib
 from fashion_lib import atomic, paths
 from fashion_lib.engine.config import canonical_json, config_hash, to_plain
+from fashion_lib.engine.distributed import barrier, is_main
 from fashion_lib.errors import DataError
 from fashion_lib.fingerprint import RUN_CODE, code_fingerprint
 
@@ -180,6 +181,17 @@ def write_record(
     )
     atomic.write_text(Path(run_dir) / RECORD_FILE, json.dumps(asdict(record), indent=1) + "\n")
     _touch(record, reused=False)
+    return record
+
+
+def finish_run(run_dir: str | Path, **fields: Any) -> RunRecord | None:
+    """`write_record(run_dir, **fields)` on rank 0 only, then wait until every rank gets here.
+
+    Under torchrun the other ranks read a finished run's checkpoint and record next, so none may
+    run ahead of rank 0's write. Returns the record on rank 0 and None on the other ranks.
+    """
+    record = write_record(run_dir, **fields) if is_main() else None
+    barrier()
     return record
 
 

@@ -38,7 +38,6 @@ from fashion_lib import atomic
 from fashion_lib.data.retrieval_data import (
     DATASETS,
     RetrievalDataset,
-    file_digest,
     load_images,
     load_retrieval_dataset,
     normalise,
@@ -53,6 +52,7 @@ from fashion_lib.engine import (
 )
 from fashion_lib.engine.records import RunRecord
 from fashion_lib.errors import ConfigError
+from fashion_lib.fingerprint import file_digest
 from fashion_lib.models.backbones import create_cnn_backbone
 from fashion_lib.paths import dataset_root
 from fashion_lib.profiles import get_profile

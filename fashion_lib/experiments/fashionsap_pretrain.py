@@ -19,18 +19,14 @@ from torch import nn
 
 from fashion_lib.data.masking import PLAIN_TEXT, TextProcessor
 from fashion_lib.data.prompts import build_tokenizer
-from fashion_lib.data.retrieval_data import file_digest
 from fashion_lib.data.vl_data import FashionGenSplit, FashionIQSplit, PairBatches
 from fashion_lib.engine import (
     CheckpointStore,
-    barrier,
     find_finished_run,
     fit,
-    is_main,
     run_dir_for,
-    write_record,
 )
-from fashion_lib.engine.records import RunRecord
+from fashion_lib.engine.records import RunRecord, finish_run
 from fashion_lib.errors import ConfigError
 from fashion_lib.experiments.backbone_pretrain import torch_threads, world_root
 from fashion_lib.experiments.fashionsap_settings import (
@@ -48,6 +44,7 @@ from fashion_lib.experiments.fashionsap_train import (
     task_accuracies,
     train_config,
 )
+from fashion_lib.fingerprint import file_digest
 from fashion_lib.models.fashionsap import FashionSAP
 from fashion_lib.models.fashionsap_tasks import (
     retrieval_config,
@@ -148,20 +145,17 @@ def reuse_or_train(name: str, config: dict[str, Any], profile: str, seed: int, t
         )
     with torch_threads(sap_settings(profile).threads):
         metrics, history, wall = train(run_dir)
-    record = None
-    if is_main():  # under torchrun only rank 0 writes the record
-        record = write_record(
-            run_dir,
-            name=name,
-            config=config,
-            seed=seed,
-            profile=profile,
-            wall_time_s=wall,
-            metrics=metrics,
-            history=history,
-        )
-    barrier()  # the other ranks read this run's checkpoint next: wait until it is complete
-    if record is None:
+    record = finish_run(
+        run_dir,
+        name=name,
+        config=config,
+        seed=seed,
+        profile=profile,
+        wall_time_s=wall,
+        metrics=metrics,
+        history=history,
+    )
+    if record is None:  # not rank 0
         return SAPRun(name, run_dir, metrics, history, wall, False, None)
     return SAPRun(name, run_dir, record.metrics, record.history, wall, False, record)
 

@@ -65,19 +65,15 @@ from fashion_lib.data.retrieval_data import (
     LazyImages,
     RetrievalDataset,
     feature_maps,
-    file_digest,
 )
 from fashion_lib.data.samplers import TripletSampler
 from fashion_lib.engine import (
-    barrier,
     derive_seed,
     find_finished_run,
-    is_main,
     load_weights,
     run_dir_for,
-    write_record,
 )
-from fashion_lib.engine.records import RunRecord
+from fashion_lib.engine.records import RunRecord, finish_run
 from fashion_lib.errors import ConfigError
 from fashion_lib.experiments.backbone_pretrain import (
     PretrainedBackbone,
@@ -105,6 +101,7 @@ from fashion_lib.experiments.m3net_training import (
     build_row_model,
     train_row,
 )
+from fashion_lib.fingerprint import file_digest
 
 __all__ = [
     "DATASETS",
@@ -308,20 +305,17 @@ def _train_and_evaluate(row: _Row) -> RowResult:
     eval_time = time.perf_counter() - started
     metrics = flat_metrics(results, settings.k)
     metrics |= {"train_time_s": train_time, "eval_time_s": eval_time}
-    record = None
-    if is_main():  # under torchrun only rank 0 writes the record
-        record = write_record(
-            row.run_dir,
-            name=row.name,
-            config=row.config,
-            seed=seed,
-            profile=row.profile,
-            wall_time_s=train_time + eval_time,
-            metrics=metrics,
-            history=history,
-        )
-    barrier()  # the other ranks may load this row's checkpoint next: wait until it is complete
-    if record is None:
+    record = finish_run(
+        row.run_dir,
+        name=row.name,
+        config=row.config,
+        seed=seed,
+        profile=row.profile,
+        wall_time_s=train_time + eval_time,
+        metrics=metrics,
+        history=history,
+    )
+    if record is None:  # not rank 0
         return RowResult(
             row.model_name,
             row.dataset,
