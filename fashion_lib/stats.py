@@ -41,7 +41,13 @@ section ``(verdict-rule)=``):
 
 What the interval covers: retraining with another seed of everything a seed changes, and drawing
 another test set of the same size. It does not cover stages shared by all seeds (the proxy
-pre-training and the feature cache in the cpu profile): chapters say so where it applies.
+pre-training and the feature cache in the cpu profile): chapters say so where it applies. The
+shared query draw makes the bootstrap slightly conservative (it counts the seed-by-query
+interaction twice, a term of order 1 / (S Q)). Holm's guarantee for decisions in several
+directions (held, reversed, no difference) is the usual one for directional errors (Shaffer 1980).
+Simulations with the cpu profile's counts (``tests/test_stats.py``: 5 seeds, 4,000 queries, AP
+spread 30 points) find a true difference of δ in 80-94% of runs for seed-level spreads of a
+model's mean of 0.4-0.3 points, and a false "held" in 2-4% with no true difference.
 
 API:
     DELTAS; delta_for(metric) -> float
