@@ -398,7 +398,7 @@ def _signed(value: object) -> str:
 def scoreboard_html(board: pd.DataFrame, paper: str) -> str:
     """One paper's rows of the scoreboard as a narrow HTML table, linking each claim's evidence.
 
-    Columns: the claim (wrapped, with metric and source), the paper's difference A - B, ours
+    Columns: the claim (wrapped, with metric, source and any note), the paper's difference A - B, ours
     with its interval (at the claim's Holm level), δ, the verdict, seeds per side, and a link to
     ``<chapter>.html#<anchor>`` beside the scoreboard's own page. Every text is HTML-escaped; a
     "not run" row shows the command that runs its chapter instead of numbers.
@@ -410,10 +410,8 @@ def scoreboard_html(board: pd.DataFrame, paper: str) -> str:
             claim, link = f"{_lines(r.claim, CLAIM_WIDTH)}<br><code>{command}</code>", ""
             ours = seeds = delta = ""
         else:
-            claim = (
-                f"{_lines(r.claim, CLAIM_WIDTH)}<br>"
-                f"<small>{_lines(f'{r.metric}; {r.source}', CLAIM_WIDTH)}</small>"
-            )
+            about = "; ".join(filter(None, (r.metric, r.source, r.note)))
+            claim = f"{_lines(r.claim, CLAIM_WIDTH)}<br><small>{_lines(about, CLAIM_WIDTH)}</small>"
             ours = f"{r.diff:+.2f}<br>[{r.lo:+.2f}, {r.hi:+.2f}]"
             n_a, n_b = r.seeds
             seeds, delta = (f"{n_a}" if n_a == n_b else f"{n_a}/{n_b}"), f"{r.delta:g}"

@@ -138,12 +138,14 @@ def align(
     """
     if not a or len(a) != len(b):
         raise ConfigError(f"need the same number of seeds for A and B, not {len(a)} and {len(b)}")
-    keys = np.sort(a[0].keys)
+    first = np.argsort(a[0].keys)
+    keys = a[0].keys[first]
     rows = []
     for side, seeds in (("A", a), ("B", b)):
         for i, evidence in enumerate(seeds):
-            order = np.argsort(evidence.keys)
-            if not np.array_equal(evidence.keys[order], keys):
+            same = np.array_equal(evidence.keys, a[0].keys)  # the usual case: one query file
+            order = first if same else np.argsort(evidence.keys)
+            if not (same or np.array_equal(evidence.keys[order], keys)):
                 ours, first = set(evidence.keys.tolist()), set(keys.tolist())
                 raise ConfigError(
                     f"{side}, seed {i}: query keys differ from A's first seed "

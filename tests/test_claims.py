@@ -237,6 +237,7 @@ def test_scoreboard_counts_links_and_not_run_rows(fake_book: tuple[Path, Path]) 
     notebooks, toc = fake_book
     table = _judged()
     table.loc[0, "claim"] = "M3-Net <beats> MODC & co, by a margin wider than one line holds"
+    table.loc[2, "note"] = stats.ONE_SEED  # shown under the claim
     claims.publish_claims(CHAPTER, "smoke", table, "m3net-claims")
     board = claims.scoreboard("smoke", notebooks_dir=notebooks, toc_path=toc)
 
@@ -273,6 +274,7 @@ def test_scoreboard_counts_links_and_not_run_rows(fake_book: tuple[Path, Path]) 
     cells = re.findall(r"<tr>\s*<td>(.*?)</td>", m3, flags=re.S)
     lines = [html.unescape(re.sub(r"<[^>]+>", "", x)) for c in cells for x in c.split("<br>")]
     assert len(lines) > 6 and max(map(len, lines)) <= claims.CLAIM_WIDTH
+    assert "one seed: the interval covers query" in " ".join(lines)
 
     sap = claims.scoreboard_html(board, "FashionSAP")
     assert "<a href" not in sap and claims.NOT_RUN in sap
