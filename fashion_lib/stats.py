@@ -197,7 +197,8 @@ def compare_values(
     """`compare` on aligned values: (S, Q) arrays of A and B, seed i and query q paired.
 
     Raises:
-        ConfigError: shapes differ, or no query is defined for both models in every seed.
+        ConfigError: shapes differ, no query is defined for both models in every seed, or a
+            single value per side remains (one seed, one query).
     """
     va, vb = np.atleast_2d(np.asarray(va, dtype=float)), np.atleast_2d(np.asarray(vb, dtype=float))
     if va.shape != vb.shape or va.ndim != 2:
@@ -208,6 +209,8 @@ def compare_values(
         raise ConfigError(f"none of the {d.shape[1]} queries is defined for A and B in every seed")
     va, vb, d = va[:, kept], vb[:, kept], d[:, kept]
     n_seeds, n_queries = d.shape
+    if n_seeds == n_queries == 1:
+        raise ConfigError("one seed and one value per side leave no variance to judge by")
     seed_means = d.mean(axis=1)  # (S,)
     cov = np.cov(d, ddof=0).reshape(n_seeds, n_seeds)  # between-query covariance of the seeds
     # exact moments of the bootstrap: seed counts c ~ Multinomial(S, 1/S), then one query draw

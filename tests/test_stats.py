@@ -126,6 +126,13 @@ def test_one_seed_covers_query_variance_only_and_says_so() -> None:
     assert stats.judge([c], [">"], [1.0])["note"].item() == stats.ONE_SEED
 
 
+def test_one_value_per_seed_is_judged_by_the_seeds_alone() -> None:
+    per_seed = np.array([[31.0], [32.0], [34.0]])  # e.g. a share measured once per trained seed
+    c = stats.compare_values(per_seed, np.full((3, 1), 30.0))
+    assert (c.diff, c.n_queries) == (pytest.approx(7 / 3), 1)
+    assert c.se == pytest.approx(np.sqrt(np.var([1.0, 2.0, 4.0], ddof=1) / 3)) and c.df == 2.0
+
+
 def test_ties_give_no_difference_and_equivalence() -> None:
     values = np.random.default_rng(5).uniform(0.0, 100.0, (SEEDS, 100))
     c = stats.compare_values(values, values.copy())
@@ -140,6 +147,7 @@ def test_ties_give_no_difference_and_equivalence() -> None:
     [
         (np.full((2, 3), np.nan), np.zeros((2, 3)), "none of the 3 queries"),
         (np.zeros((2, 3)), np.zeros((3, 3)), "must both be"),
+        (np.array([[1.0, np.nan]]), np.zeros((1, 2)), "no variance"),
     ],
 )
 def test_compare_values_rejects_unusable_evidence(
