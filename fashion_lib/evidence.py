@@ -10,6 +10,7 @@ undefined, e.g. a query without any relevant candidate).
 
 - `write_evidence(run_dir, groups)` / `read_evidence(run_dir)`: the file, written atomically; a
   missing or malformed file or group raises `DataError` naming the file.
+- `read_group(run_dirs, group)`: one group from several runs (the seeds of one model).
 - `hits_at(ranks, k)`: ranks turned into Recall@k hits (100 or 0 per query), the form in which
   rank evidence is judged (`fashion_lib.stats`).
 - `align(a, b)`: the seeds of two models as (S, Q) matrices over the same queries.
@@ -27,7 +28,15 @@ import numpy as np
 from fashion_lib.atomic import atomic_path
 from fashion_lib.errors import ConfigError, DataError
 
-__all__ = ["EVIDENCE_FILE", "PerQuery", "align", "hits_at", "read_evidence", "write_evidence"]
+__all__ = [
+    "EVIDENCE_FILE",
+    "PerQuery",
+    "align",
+    "hits_at",
+    "read_evidence",
+    "read_group",
+    "write_evidence",
+]
 
 EVIDENCE_FILE = "evidence.npz"
 _PARTS = ("keys", "values")  # a group "g" is stored as the arrays "g/keys" and "g/values"
@@ -106,6 +115,22 @@ def read_evidence(run_dir: str | Path) -> dict[str, PerQuery]:
     if stray:
         raise DataError(path, f"arrays outside any group: {', '.join(stray)}")
     return groups
+
+
+def read_group(run_dirs: Sequence[str | Path], group: str) -> list[PerQuery]:
+    """One group of several runs' evidence, e.g. the seeds of one model, in the runs' order.
+
+    Raises:
+        DataError: a run has no readable evidence or no such group (naming its file).
+    """
+    out = []
+    for run_dir in run_dirs:
+        groups = read_evidence(run_dir)
+        if group not in groups:
+            path = Path(run_dir) / EVIDENCE_FILE
+            raise DataError(path, f"no group {group!r}; it has {', '.join(groups) or 'none'}")
+        out.append(groups[group])
+    return out
 
 
 def hits_at(ranks: PerQuery, k: int) -> PerQuery:

@@ -88,6 +88,17 @@ def test_a_missing_or_corrupt_file_names_itself(tmp_path: Path) -> None:
         evidence.read_evidence(tmp_path)
 
 
+def test_read_group_collects_one_group_per_run(tmp_path: Path) -> None:
+    for seed in (0, 1):
+        evidence.write_evidence(tmp_path / f"run{seed}", _groups())
+    runs = [tmp_path / "run1", tmp_path / "run0"]
+    got = evidence.read_group(runs, "full/i2t_rank")
+    assert [g.values.tolist() for g in got] == [[1.0, 12.0], [1.0, 12.0]]
+    with pytest.raises(DataError, match="no group 'cr/correct'; it has") as caught:
+        evidence.read_group(runs, "cr/correct")
+    assert str(tmp_path / "run1" / evidence.EVIDENCE_FILE) in str(caught.value)
+
+
 def test_hits_at_turns_ranks_into_recall_hits() -> None:
     ranks = PerQuery(np.array(["a", "b", "c", "d"]), [1.0, 10.0, 11.0, np.nan])
     hits = evidence.hits_at(ranks, 10)
