@@ -4,6 +4,8 @@
     python -m fashion_lib setup wordnet
     python -m fashion_lib data make --profile cpu
     python -m fashion_lib data check --format fashionai PATH
+    python -m fashion_lib runs pack --profile cpu --out cpu-runs.tar.gz
+    python -m fashion_lib runs unpack cpu-runs.tar.gz
 
 A user error (bad argument, missing or malformed file, bad FASHION_DATA_ROOT / FASHION_RUNS_DIR,
 failing notebook) prints one line starting with `error:` and exits 2; arguments and environment
@@ -111,6 +113,27 @@ def _setup_wordnet(args: argparse.Namespace) -> int:
     return 0
 
 
+def _runs_pack(args: argparse.Namespace) -> int:
+    from fashion_lib.runs_archive import pack_runs
+
+    check_environment(("FASHION_RUNS_DIR",), must_exist=("FASHION_RUNS_DIR",))
+    done = pack_runs(args.profile, args.out)
+    print(f"packed {done.runs} {done.profile} runs ({done.files} files) into {done.archive}")
+    return 0
+
+
+def _runs_unpack(args: argparse.Namespace) -> int:
+    from fashion_lib.runs_archive import unpack_runs
+
+    check_environment(("FASHION_RUNS_DIR",))
+    done = unpack_runs(args.archive, profile=args.profile)
+    print(
+        f"unpacked {done.runs} {done.profile} runs from {done.archive} ({done.files} files "
+        f"checked; {done.skipped} already present); make book PROFILE={done.profile} reuses them"
+    )
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with every subcommand registered."""
     parser = OneLineParser(prog="python -m fashion_lib", description=__doc__.split("\n")[0])
@@ -138,6 +161,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     wordnet = setup.add_parser("wordnet", help="build the NLTK WordNet corpus from Debian's files")
     wordnet.set_defaults(func=_setup_wordnet)
+
+    runs = groups.add_parser("runs", help="share a profile's finished runs").add_subparsers(
+        dest="command", required=True
+    )
+    pack = runs.add_parser("pack", help="pack a profile's finished runs into one .tar.gz")
+    pack.add_argument("--profile", default="cpu", choices=sorted(PROFILES))
+    pack.add_argument("--out", type=Path, required=True, help="the archive to write (.tar.gz)")
+    pack.set_defaults(func=_runs_pack)
+    unpack = runs.add_parser("unpack", help="check an archive of runs and unpack it into runs/")
+    unpack.add_argument("archive", type=Path, help="an archive written by `runs pack`")
+    unpack.add_argument("--profile", choices=sorted(PROFILES), help="refuse another profile")
+    unpack.set_defaults(func=_runs_unpack)
 
     register_data_commands(groups)
     return parser

@@ -84,7 +84,7 @@ print(f"profile: {settings.name}; FashionGen train rows: {len(train)} in {train.
 # complete map is the released code's `categorys_to_sign.txt`, which `taxonomy.CATEGORY_TO_SYMBOL`
 # holds verbatim (including its one surprise: "suits & blazers" is a *dress*, not a coat).
 
-# %%
+# %% tags=["nbval-check-output"]
 symbol_table = (
     pd.Series(taxonomy.CATEGORY_TO_SYMBOL, name="symbol")
     .rename_axis("category")
@@ -108,7 +108,7 @@ symbol_table
 # encoder's embedding table grows by nine rows that are learned from scratch. The word "tops" and
 # the symbol `[tops_sign]` are different tokens with different embeddings.
 
-# %%
+# %% tags=["nbval-check-output"]
 tokenizer = build_tokenizer()
 symbol_ids = tokenizer.convert_tokens_to_ids(list(SYMBOL_TOKENS))
 pd.DataFrame(
@@ -121,7 +121,7 @@ pd.DataFrame(
     }
 )
 
-# %%
+# %% tags=["nbval-check-output"]
 base_vocab = len(tokenizer) - len(SYMBOL_TOKENS)
 assert symbol_ids == list(range(base_vocab, len(tokenizer)))
 assert all(len(tokenizer.tokenize(t)) == 1 for t in SYMBOL_TOKENS)

@@ -359,7 +359,7 @@ pd.DataFrame(distillation).set_index("alpha").round(3)
 # i.e. harder negatives that force the fused model to read fine details. Uniform draws are mostly
 # easy, other-category texts. On a model that has barely trained (smoke) the similarities are nearly
 # flat, and the two rules should draw almost the same negatives.
-from fashion_lib.losses.fashionsap import sample_hard_negatives
+from fashion_lib.models.fashionsap import sample_hard_negatives
 
 with torch.no_grad():
     image = full_model.encode_image(batch.images)

@@ -177,6 +177,19 @@ def _kernel_env(out_dir: Path) -> Iterator[None]:
                 os.environ[key] = value
 
 
+def _show_parameters_once(nb: nbformat.NotebookNode) -> None:
+    """Hide the source's default parameters cell where papermill injected the values it ran with.
+
+    The page then shows one parameters cell, the one that ran (``profile = "smoke"``), while the
+    `.py` source keeps its default for JupyterLab readers.
+    """
+    tags = [c.metadata.get("tags", []) for c in nb.cells]
+    if any("injected-parameters" in t for t in tags):
+        for cell, cell_tags in zip(nb.cells, tags, strict=True):
+            if "parameters" in cell_tags and "remove-cell" not in cell_tags:
+                cell.metadata["tags"] = [*cell_tags, "remove-cell"]
+
+
 def run_notebook(
     source: Path,
     profile: str,
@@ -226,6 +239,11 @@ def run_notebook(
             raise _failure(err, source, out_nb, failed_dir) from None
         seconds = time.perf_counter() - started
         nb = nbformat.read(out_nb, as_version=4)
+        _show_parameters_once(nb)
+        # papermill records its scratch paths; a published page names only project paths.
+        nb.metadata.get("papermill", {}).update(
+            input_path=f"notebooks/{source.name}", output_path=f"book/executed/{name}.ipynb"
+        )
         nb.metadata["fashion_book"] = {
             "profile": profile,
             "seconds": round(seconds, 2),
