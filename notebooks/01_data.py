@@ -57,12 +57,13 @@ import seaborn as sns
 
 from fashion_lib.data import taxonomy
 from fashion_lib.data.atelier.gallery import PART_COLOURS, fashionai_class_grid, mask_overlay
-from fashion_lib.data.atelier.make import MANIFEST, ensure_world
+from fashion_lib.data.atelier.make import MANIFEST
 from fashion_lib.data.atelier.masks import PARTS_FILE, PartMasks
 from fashion_lib.data.atelier.render import PARTS, Rendered
 from fashion_lib.data.formats import darn, deepfashion, fashionai, fashiongen, fashioniq
 from fashion_lib.data.formats.check import check
 from fashion_lib.data.formats.images import load_image
+from fashion_lib.experiments.backbone_pretrain import world_root
 from fashion_lib.profiles import get_profile
 
 settings = get_profile(profile)
@@ -114,11 +115,12 @@ print(symbols.groupby(symbols).apply(lambda s: ", ".join(s.index)).to_string())
 # existing world with the same settings is reused.
 
 # %%
-root = ensure_world(settings)
-manifest = json.loads((root / MANIFEST).read_text())
+root = world_root(profile)  # the paper profile reads the real copies and generates nothing
 print(root)
-print(pd.Series(manifest["images"], name="images").to_string())
-print("knobs:", manifest["knobs"])
+if settings.proxy:
+    manifest = json.loads((root / MANIFEST).read_text())
+    print(pd.Series(manifest["images"], name="images").to_string())
+    print("knobs:", manifest["knobs"])
 
 # %% [markdown]
 # ### Every class of every FashionAI attribute

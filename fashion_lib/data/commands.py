@@ -54,7 +54,13 @@ def _run_make(args: argparse.Namespace) -> int:
             f"atelier world of profile {profile.name} ready at {ensure_world(profile, args.workers)}"
         )
         return 0
-    summary = make_world(profile, out=args.out, workers=args.workers, **overrides)
+    try:
+        summary = make_world(profile, out=args.out, workers=args.workers, **overrides)
+    except OSError as err:  # e.g. under /proc, where access() told root it could write
+        where = args.out if args.out is not None else "the data root"
+        raise ConfigError(
+            f"--out {where}: cannot write there ({err.strerror}: {err.filename})"
+        ) from None
     counts = ", ".join(f"{k} {v}" for k, v in summary.images.items())
     print(
         f"atelier world of profile {profile.name} at {summary.root}: {counts} images in "

@@ -26,6 +26,26 @@ from fashion_lib.data.taxonomy import FASHIONIQ_CATEGORIES, SYMBOLS, symbol_of
 from fashion_lib.errors import ConfigError, DataError
 
 FORMATS = ("deepfashion", "fashionai", "darn", "fashiongen", "fashioniq")
+#: Dataset folder name under a data root -> format name.
+DATASET_FORMATS = {
+    "DeepFashion": "deepfashion",
+    "FashionAI": "fashionai",
+    "DARN": "darn",
+    "FashionGen": "fashiongen",
+    "FashionIQ": "fashioniq",
+}
+_ASEN = "filenames_{train,valid,test}.txt, label_train.txt, query_/candidate_{valid,test}.txt"
+#: What each format's folder holds, in a few words (book/real_data.md has the details).
+LAYOUTS = {
+    "deepfashion": "the Attribute Prediction benchmark as downloaded: Anno/list_attr_cloth.txt, "
+    "Anno/list_attr_img.txt, Eval/list_eval_partition.txt, img/ (ASEN's split files optional)",
+    "fashionai": "the release as downloaded: Annotations/label.csv, Images/ "
+    "(ASEN's split files optional)",
+    "darn": f"ASEN's files: {_ASEN} and meta.json beside or inside the folder, and pic/",
+    "fashiongen": "fashiongen_256_256_train.h5 and fashiongen_256_256_validation.h5",
+    "fashioniq": "captions/cap.<category>.<split>.json, image_splits/split.<category>.<split>.json, "
+    "images/",
+}
 
 
 @dataclass(frozen=True)
