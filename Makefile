@@ -3,6 +3,7 @@
 #   make test                                 ruff (lint + format check) and the whole pytest suite,
 #                                             incl. the smoke book in headless Chromium
 #   make lab                                  JupyterLab on the .py chapters (jupytext), .venv's kernel
+#   make gpu-check                            on one GPU: every gpu-profile family with AMP, one DDP job
 SHELL := /bin/bash
 .SHELLFLAGS := -eo pipefail -c
 PROFILE ?= cpu
@@ -77,6 +78,11 @@ $(MATHJAX_STAMP): | env npm
 	  cp -r "$$tmp"/package/es5/{tex-mml-chtml.js,a11y,input,output,sre,ui} "$$tmp"/package/LICENSE \
 	    $(MATHJAX_DIR)/
 	touch $@
+
+# On one GPU: every model family of the gpu profile for 200 AMP steps and one torchrun DDP job,
+# with images/s and peak GPU memory per family (fashion_lib/gpu_check.py); exits 1 without a GPU.
+gpu-check: env
+	$(PY) -m fashion_lib.gpu_check
 
 # npm, the package client that fetches MathJax, from Debian when missing.
 npm:
