@@ -156,14 +156,17 @@ for attribute in taxonomy.FASHIONAI.names:
 # few training images above their masks.
 
 # %% mystnb={"figure": {"caption": "Proxy FashionAI training images (top row) and their part masks (bottom row), one colour per garment part.", "name": "fig-data-part-masks"}}
-masks = PartMasks(root / "FashionAI" / PARTS_FILE)
+# A real copy (paper profile) has no part masks: its images are shown above empty panels.
+masks_file = root / "FashionAI" / PARTS_FILE
+masks = PartMasks(masks_file) if masks_file.is_file() else None
 splits = fashionai.read_fashionai(root / "FashionAI").splits
 fig, axes = plt.subplots(2, 6, figsize=(12, 4.4))
 for k, ax in enumerate(axes.T):
     key = splits.filenames["train"][k]
     image = np.asarray(load_image(root / "FashionAI" / key))
     ax[0].imshow(image)
-    ax[1].imshow(mask_overlay(Rendered(image, masks[key])))
+    if masks is not None:
+        ax[1].imshow(mask_overlay(Rendered(image, masks[key])))
     for a in ax:
         a.axis("off")
 handles = [plt.Rectangle((0, 0), 1, 1, color=PART_COLOURS[i] / 255) for i in range(len(PARTS))]
