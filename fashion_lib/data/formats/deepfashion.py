@@ -6,7 +6,7 @@ One folder holds the benchmark as downloaded and, optionally, ASEN's split files
                                   type 1..5 = texture, fabric, shape, part, style); row i (0-based)
                                   is global attribute i
     Anno/list_attr_img.txt        count line, header, then "<path> l_0 ... l_{K-1}", l in -1/0/1
-                                  (1 = positive; -1 and, in later copies, 0 = not)
+                                  (1 = positive, -1 = negative, 0 = unknown)
     Eval/list_eval_partition.txt  count line, header, then "<path> train|val|test"
     img/...                       the images (paths as in the lists)
     filenames_*.txt, label_train.txt, query_*.txt, candidate_*.txt   ASEN splits (within-type ids)
