@@ -18,6 +18,7 @@ export TRANSFORMERS_OFFLINE := 1
 .PHONY: book test lint format env wordnet mathjax npm chromium lab clean gpu-check
 
 book: env wordnet mathjax
+	$(PY) -m fashion_lib book check --profile $(PROFILE)
 	if [ "$(PROFILE)" != paper ]; then $(PY) -m fashion_lib data make --profile $(PROFILE) --if-missing; fi
 	$(PY) -m fashion_lib book run --profile $(PROFILE)
 	rm -rf _build/.doctrees

@@ -1,6 +1,7 @@
 """`python -m fashion_lib`: the book's command line.
 
     python -m fashion_lib book run --profile smoke [--only 00 01]
+    python -m fashion_lib book check --profile paper
     python -m fashion_lib setup wordnet
     python -m fashion_lib data make --profile cpu
     python -m fashion_lib data check --format fashionai PATH
@@ -59,11 +60,30 @@ def _book_run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _book_check(args: argparse.Namespace) -> int:
+    if PROFILES[args.profile].proxy:
+        check_environment(("FASHION_DATA_ROOT",))
+    from fashion_lib.book.preflight import preflight  # imports no kernel machinery
+
+    chapters = sorted(p.stem for p in args.notebooks.glob("[0-9][0-9]_*.py"))
+    warning = preflight(PROFILES[args.profile], chapters, args.allow_cpu)
+    print(warning or f"profile {args.profile}: ready")
+    return 0
+
+
 def _setup_wordnet(args: argparse.Namespace) -> int:
     from fashion_lib.data.wordnet import setup_wordnet
 
     print(f"WordNet corpus ready at {setup_wordnet()}")
     return 0
+
+
+def _add_allow_cpu(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--allow-cpu",
+        action="store_true",
+        help="run the gpu or paper profile without a GPU (also FASHION_ALLOW_CPU=1)",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -86,12 +106,15 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--cell-timeout", type=positive_int, default=None, help="seconds per cell (default: none)"
     )
-    run.add_argument(
-        "--allow-cpu",
-        action="store_true",
-        help="run the gpu or paper profile without a GPU (also FASHION_ALLOW_CPU=1)",
-    )
+    _add_allow_cpu(run)
     run.set_defaults(func=_book_run)
+    check = book.add_parser(
+        "check", help="the profile's datasets (paper) and GPU, before any chapter runs"
+    )
+    check.add_argument("--profile", default="cpu", choices=sorted(PROFILES))
+    check.add_argument("--notebooks", type=Path, default=paths.NOTEBOOKS_DIR, help="chapters")
+    _add_allow_cpu(check)
+    check.set_defaults(func=_book_check)
 
     setup = groups.add_parser("setup", help="one-time set-up steps").add_subparsers(
         dest="command", required=True

@@ -156,11 +156,12 @@ def test_gpu_profiles_without_a_gpu_stop_unless_allowed(
 
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     monkeypatch.delenv("FASHION_ALLOW_CPU", raising=False)
-    for profile in ("gpu", "paper"):
-        code = main(["book", "run", "--profile", profile, "--only", "00", "--out", str(scratch)])
+    run = ["book", "run", "--only", "00", "--out", str(scratch), "--profile"]
+    for argv in ([*run, "gpu"], [*run, "paper"], ["book", "check", "--profile", "gpu"]):
+        code = main(argv)  # `book check` is `make book`'s first step
         err = capsys.readouterr().err
         assert code == 2 and len(err.strip().splitlines()) == 1, err
-        assert f"profile {profile} expects a GPU" in err and "--allow-cpu" in err
+        assert f"profile {argv[-1]} expects a GPU" in err and "--allow-cpu" in err
     assert require_gpu(get_profile("cpu")) is None
     assert "going on" in require_gpu(get_profile("gpu"), allow_cpu=True)
     monkeypatch.setenv("FASHION_ALLOW_CPU", "1")

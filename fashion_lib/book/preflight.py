@@ -9,6 +9,8 @@ profile expects one. Each failure is one line (`ConfigError`) that says what to 
   ASEN's files get their split files derived into the project's ``data/derived/``.
 - `require_gpu(profile, allow_cpu)`: a profile that expects a GPU (`Profile.gpu`) on a machine
   without one stops, unless allowed (``--allow-cpu`` or ``FASHION_ALLOW_CPU=1``).
+- `preflight(profile, chapters, allow_cpu)`: both, as `book run` and `book check` (the first step
+  of `make book`, before the proxy world is generated) do.
 """
 
 from __future__ import annotations
@@ -106,3 +108,9 @@ def require_gpu(profile: Profile, allow_cpu: bool = False) -> str | None:
             "--profile cpu"
         )
     return f"warning: {line}; going on because the CPU was allowed"
+
+
+def preflight(profile: Profile, chapters: Sequence[str], allow_cpu: bool = False) -> str | None:
+    """`require_real_data`, then `require_gpu`; returns the CPU warning to show, if any."""
+    require_real_data(profile, chapters)
+    return require_gpu(profile, allow_cpu)

@@ -38,7 +38,7 @@ from nbclient.exceptions import CellTimeoutError, DeadKernelError
 from papermill.exceptions import PapermillExecutionError
 
 from fashion_lib import paths
-from fashion_lib.book.preflight import require_gpu, require_real_data
+from fashion_lib.book.preflight import preflight
 from fashion_lib.book.progress import BookProgress
 from fashion_lib.errors import ConfigError, FashionLibError
 from fashion_lib.fingerprint import file_digest
@@ -266,8 +266,7 @@ def run_book(
     sources = select(discover(notebooks_dir), only)
     if not sources:
         raise ConfigError(f"no notebooks found in {notebooks_dir}")
-    require_real_data(settings, [s.stem for s in sources])
-    warning = require_gpu(settings, allow_cpu)
+    warning = preflight(settings, [s.stem for s in sources], allow_cpu)
     if warning:
         echo(warning)
     plan = {source.stem: file_digest(source) for source in sources}
