@@ -47,9 +47,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from fashion_lib import paths
 from fashion_lib.data import taxonomy, wordnet
-from fashion_lib.data.atelier.make import ensure_world
 from fashion_lib.data.masking import IGNORE, TextProcessor
 from fashion_lib.data.prompts import (
     SYMBOL_TOKENS,
@@ -59,6 +57,7 @@ from fashion_lib.data.prompts import (
     words,
 )
 from fashion_lib.data.vl_data import FashionGenSplit, model_input
+from fashion_lib.experiments.backbone_pretrain import world_root
 from fashion_lib.experiments.fashionsap_settings import sap_settings
 from fashion_lib.losses.fashionsap import FashionSAPLoss
 from fashion_lib.models import create_model
@@ -68,7 +67,7 @@ from fashion_lib.profiles import get_profile
 settings = get_profile(profile)
 torch.manual_seed(settings.seed)
 torch.set_num_threads(min(2, torch.get_num_threads()))
-root = ensure_world(settings) if settings.proxy else paths.dataset_root(settings.name, False)
+root = world_root(profile)
 sap = sap_settings(profile)
 train = FashionGenSplit(root / "FashionGen", "train")
 items = train.file.items()

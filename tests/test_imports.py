@@ -1,17 +1,24 @@
 """Imports flow one way: no module of fashion_lib imports, directly or through others, itself.
 
 A cycle (losses <-> models, cli <-> data commands) makes the import order matter and hides what
-depends on what; models never import losses (the losses read the models' named outputs).
+depends on what. Models never import losses (the losses read the models' named outputs); only the
+entry points import the command line, and each command module imports alone in a fresh process.
 """
 
 from __future__ import annotations
 
 import ast
+import subprocess
+import sys
 from pathlib import Path
+
+import pytest
 
 from fashion_lib import paths
 
-PACKAGE = paths.PROJECT_ROOT / "fashion_lib"
+ROOT = paths.PROJECT_ROOT
+PACKAGE = ROOT / "fashion_lib"
+ENTRY_POINTS = ("fashion_lib/cli.py", "fashion_lib/__main__.py")
 
 
 def _module(path: Path) -> str:
@@ -89,3 +96,32 @@ def test_the_checker_finds_a_cycle() -> None:
     graph = {"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}
     assert _cycle(graph) == ["a", "b", "c", "a"]
     assert _cycle({"a": {"b"}, "b": set()}) is None
+
+
+def imported(path: Path) -> set[str]:
+    """Modules a file imports anywhere (top level or inside functions)."""
+    names = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            names.update(a.name for a in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            names.add(node.module)
+            names.update(f"{node.module}.{a.name}" for a in node.names)
+    return names
+
+
+def test_only_the_entry_points_import_the_cli() -> None:
+    offenders = [
+        p.relative_to(ROOT).as_posix()
+        for p in sorted(PACKAGE.rglob("*.py"))
+        if p.relative_to(ROOT).as_posix() not in ENTRY_POINTS and "fashion_lib.cli" in imported(p)
+    ]
+    assert offenders == []
+
+
+@pytest.mark.parametrize("module", ["fashion_lib.data.commands", "fashion_lib.cli"])
+def test_module_imports_alone(module: str) -> None:
+    done = subprocess.run(
+        [sys.executable, "-c", f"import {module}"], cwd=ROOT, capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr
