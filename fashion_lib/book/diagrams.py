@@ -233,7 +233,7 @@ def sample_cards(
     images: Sequence[np.ndarray] | np.ndarray,
     titles: Sequence[str],
     lines: Sequence[Mapping[str, str]],
-    width: int = 95,
+    width: int = 105,
 ) -> Figure:
     """One card per sample: its image at the left, labelled lines of text at the right.
 

@@ -64,19 +64,22 @@ def runs_frame(pretrained: Mapping[tuple[str, int], SAPRun]) -> pd.DataFrame:
     )
 
 
-def metric_summary(runs: pd.DataFrame) -> pd.DataFrame:
-    """Mean and standard deviation over seeds of every metric of `runs_frame`, per variant.
+def metric_summary(runs: pd.DataFrame, digits: int = 2) -> pd.DataFrame:
+    """Every metric of `runs_frame` per variant as "mean ± std" over seeds (blank: not measured).
 
     Returns:
-        Rows: metrics; columns: ("mean" | "std", variant).
+        Rows: metrics; columns: variants in the order of `runs`; cells are strings.
     """
     info = {"variant", "seed", "reused", "wall_s", "config"}
     metrics = [c for c in runs.columns if c not in info]
     long = runs.melt(["variant", "seed"], metrics, var_name="metric").dropna()
     summary = seed_summary(long, ["variant", "metric"], "value")
-    table = summary.pivot(index="metric", columns="variant", values=["mean", "std"])
+    summary["cell"] = [f"{m:.{digits}f} ± {s:.{digits}f}" for m, s in zip(
+        summary["mean"], summary["std"], strict=True
+    )]  # fmt: skip
+    table = summary.pivot(index="metric", columns="variant", values="cell")
     variants = list(dict.fromkeys(runs["variant"]))
-    return table.reindex(columns=pd.MultiIndex.from_product([["mean", "std"], variants]))
+    return table.reindex(columns=variants).fillna("")
 
 
 def _curve_rows(variant: str, seed: int, run: SAPRun, offset: int) -> list[dict]:
@@ -114,7 +117,8 @@ def cost_frame(warmups: Mapping[str, SAPRun], runs: pd.DataFrame) -> pd.DataFram
     """Wall time of every run: the warm-ups, then each (variant, seed) row of `runs_frame`."""
     warm = [{"run": f"warm-up {k}", "wall_s": r.wall_time_s} for k, r in warmups.items()]
     names = runs["variant"] + " seed " + runs["seed"].astype(str)
-    return pd.concat([pd.DataFrame(warm), runs.assign(run=names)[["run", "wall_s"]]])
+    frames = [pd.DataFrame(warm), runs.assign(run=names)[["run", "wall_s"]]]
+    return pd.concat(frames, ignore_index=True)
 
 
 def trivial_scores(texts: Iterable[TextBatch]) -> pd.Series:
