@@ -34,7 +34,9 @@
 # - fill the two attribute-prompt templates from a product's attributes;
 # - read a corrupted token sequence position by position and say which label PTP, MLM and TRP put
 #   on each token;
-# - follow one forward pass of the model to the five loss terms of Eq. 11.
+# - recompute the fusion module's cross-attention (Eq. 1) by hand and check it against the library;
+# - follow one forward pass of the model, box by box in its diagram, to the five loss terms of
+#   Eq. 11.
 #
 # Symbols used: {term}`fashion symbol`, {term}`E_t`, {term}`T_e`, {term}`T_b`, {term}`FSIS`,
 # {term}`PTP`, {term}`MLM`, {term}`TRP`, {term}`ITS`, {term}`ITM`, {term}`H_0`.

@@ -46,15 +46,14 @@
 # - explain why every variant continues from one ALBEF-style warm-up, and what alone differs
 #   between two variants;
 # - read the per-task loss curves and held-out accuracies against what a trivial predictor scores;
-# - compute each term of Eq. 2-11 by hand on a tiny example and say where our code reads the
-#   printed equation differently;
+# - compute each term of Eq. 2-11 by hand on a tiny example (momentum distillation's targets and
+#   ITM's hard negatives included) and say where our code reads the printed equation differently;
 # - follow one training step: batch, forward, the five terms, backward, clipping, AdamW step;
-# - say how momentum distillation shapes ITS's targets and how ITM draws its hard negatives;
 # - find any run's configuration hash, seed and wall time in its run record.
 #
 # Symbols used: {term}`ITS`, {term}`ITM`, {term}`PTP`, {term}`MLM`, {term}`TRP`, {term}`FSIS`,
-# {term}`alpha (distillation)`, {term}`tau`, {term}`q (queue)`, {term}`momentum encoder`,
-# {term}`hard negative`.
+# {term}`Adp`, {term}`G (cross-entropy)`, {term}`sim`, {term}`alpha (distillation)`, {term}`tau`,
+# {term}`q (queue)`, {term}`momentum encoder`, {term}`hard negative`.
 
 # %% tags=["parameters"]
 profile = "smoke"

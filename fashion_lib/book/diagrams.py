@@ -24,24 +24,24 @@ __all__ = ["fashionsap_diagram", "sample_cards"]
 
 #: Box name -> (x, y) centre; the inputs, the modules of `FashionSAP`, the loss terms.
 LAYOUT = {
-    "images": (1.0, 1.4),
-    "text": (1.0, 6.6),
-    "image_encoder": (3.6, 1.4),
-    "text_encoder": (3.6, 6.6),
-    "image_proj": (6.5, 0.4),
-    "image_adapter": (6.5, 2.3),
-    "fusion": (6.5, 4.0),
-    "symbol_adapter": (6.5, 5.7),
-    "text_proj": (6.5, 7.6),
-    "momentum": (9.3, 7.6),
-    "mlm_head": (9.3, 5.0),
-    "trp_head": (9.3, 4.0),
-    "itm_head": (9.3, 3.0),
-    "its": (12.0, 6.6),
-    "fsis": (12.0, 5.6),
-    "ptp": (12.0, 4.6),
-    "trp": (12.0, 3.6),
-    "itm": (12.0, 2.6),
+    "images": (1.0, 1.2),
+    "text": (1.0, 6.8),
+    "image_encoder": (3.6, 1.2),
+    "text_encoder": (3.6, 6.8),
+    "image_adapter": (3.6, 2.9),
+    "symbol_adapter": (3.6, 5.1),
+    "fsis": (1.1, 4.0),
+    "fusion": (6.3, 4.0),
+    "text_proj": (7.6, 7.8),
+    "momentum": (10.2, 6.7),
+    "its": (12.4, 7.8),
+    "image_proj": (12.4, 0.6),
+    "mlm_head": (8.9, 5.2),
+    "trp_head": (8.9, 4.0),
+    "itm_head": (8.9, 2.8),
+    "ptp": (11.0, 5.2),
+    "trp": (11.0, 4.0),
+    "itm": (11.0, 2.8),
 }
 EDGES = [
     ("images", "image_encoder"),
@@ -216,7 +216,7 @@ def fashionsap_diagram(
             arrow = {"arrowstyle": "->", "color": "0.5", "shrinkA": 1, "shrinkB": 1}
             arrow |= {"patchA": boxes[a].get_bbox_patch(), "patchB": boxes[b].get_bbox_patch()}
             ax.annotate("", xy=LAYOUT[b], xytext=LAYOUT[a], arrowprops=arrow)
-    ax.set(xlim=(-0.2, 13.2), ylim=(-0.4, 8.4))
+    ax.set(xlim=(-0.2, 13.4), ylim=(-0.2, 8.6))
     ax.axis("off")
     ax.set_title(f"FashionSAP as built: {model.config.image_encoder} image encoder", fontsize=10)
     fig.tight_layout()
