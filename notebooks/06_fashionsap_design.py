@@ -207,6 +207,12 @@ titles = [f"row {i}: {items[i].category.lower()}" for i in picked]
 sample_cards(train.images(picked), titles, lines)
 
 # %% [markdown]
+# Some words of the prompts as read are not in the raw prompts at all: before corrupting, the
+# processor replaces the words of one attribute's name or value by WordNet synonyms (the paper's
+# "raw data preprocessing", Sec. 4.5). WordNet mixes the senses of a word, so "women" may come
+# back as "charwoman" and "sub category" as "bomber family": the cards show what that
+# augmentation really feeds the model.
+#
 # Token by token, for the first row whose corruption swaps a caption word for its WordNet antonym
 # (so the table shows all three kinds of corruption):
 
