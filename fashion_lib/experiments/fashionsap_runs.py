@@ -13,23 +13,31 @@ Public API (stable; chapters 06-09 call it):
   (eval mode), e.g. for Grad-CAM of the T2I task (Fig. 4).
 - ``finetune_retrieval(variant, seed, profile) -> SAPRun``: ITS + ITM fine-tuning, then both
   protocols; ``evaluate_retrieval(...) -> dict``: its metrics ``subset/<m>`` and ``full/<m>`` with
-  m in i2t_r1/5/10, t2i_r1/5/10, mean_r1 (and ``subset/same_subcategory``).
+  m in i2t_r1/5/10, t2i_r1/5/10, mean_r1, i2t_tied, t2i_tied (and ``subset/same_subcategory``),
+  and the embeddings' spread ``spread/<image|text>_<effective_rank|mean_cos|distinct>``.
 - ``recognition(variant, seed, profile, level) -> dict``: ``acc``, ``macro_f``, ``micro_f`` for
-  level "category" (CR) or "subcategory" (SCR).
-- ``tmir(variant, seed, profile) -> dict``: ``<dress|shirt|toptee|mean>/r<1|5|10|50>``.
+  level "category" (CR) or "subcategory" (SCR); ``recognition_run`` gives the run itself.
+- ``tmir(variant, seed, profile) -> dict``: ``<dress|shirt|toptee|mean>/r<1|5|10|50>`` and
+  ``<category>/tied``; ``tmir_run`` gives the run itself.
 - ``table(name, profile, seeds=None) -> DataFrame`` for "table2" ... "table6" (`fashionsap_tables`).
+- Every downstream run stores per-query evidence beside its record (``EVIDENCE[task]`` lists the
+  groups, `fashionsap_eval` their keys); a record without it is not reused.
+  ``variant_evidence(variant, task, profile, group, seeds=None) -> list[PerQuery]`` reads one group
+  over the seeds (task "retrieval", "cr", "scr" or "tmir"; ``task_run`` gives one run).
 All metrics are in percent. Each call reads the finished run of the same config if there is one
 (`engine.records`), so the notebooks re-run in seconds once the runs exist.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import torch
 
 from fashion_lib.data.vl_data import TripletBatches
 from fashion_lib.errors import ConfigError
+from fashion_lib.evidence import PerQuery, read_evidence
 from fashion_lib.experiments import fashionsap_eval as ev
 from fashion_lib.experiments.backbone_pretrain import world_root
 from fashion_lib.experiments.fashionsap_pretrain import (
@@ -63,6 +71,7 @@ from fashion_lib.models.fashionsap import FashionSAP
 from fashion_lib.models.fashionsap_tasks import FashionSAPClassifier, FashionSAPTMIR
 
 __all__ = [
+    "EVIDENCE",
     "TABLES",
     "VARIANTS",
     "SAPRun",
@@ -72,13 +81,29 @@ __all__ = [
     "load_retrieval_model",
     "pretrain",
     "recognition",
+    "recognition_run",
     "sap_settings",
     "table",
+    "task_run",
     "tmir",
+    "tmir_run",
+    "variant_evidence",
     "warmup",
 ]
 
 LEVELS = {"category": 48, "subcategory": 121}
+#: The evidence groups each downstream task records beside its run (`fashionsap_eval`).
+EVIDENCE: dict[str, tuple[str, ...]] = {
+    "retrieval": tuple(
+        f"{protocol}/{direction}_{kind}"
+        for protocol in ("full", "subset")
+        for direction in ("i2t", "t2i")
+        for kind in ("rank", "ties")
+    ),
+    "cr": ("cr/correct",),
+    "scr": ("scr/correct",),
+    "tmir": ("tmir/rank",),
+}
 
 
 def finetune_retrieval(variant: str, seed: int, profile: str) -> SAPRun:
@@ -101,20 +126,20 @@ def finetune_retrieval(variant: str, seed: int, profile: str) -> SAPRun:
         history, wall = fit_stage(model, loss_fn, batches, s.retrieval, seed, run_dir)
         split = fashiongen_split(str(world_root(profile)), "validation")
         text = TextProcessor(tokenizer(), plain_text(profile))
-        emb = ev.encode_retrieval(model, split, text, s.image_size, s.eval_batch)
-        full = ev.full_protocol(*emb)
-        subset = ev.subset_protocol(
-            *emb,
-            ev.product_labels(split),
+        image_emb, text_emb, _ = ev.encode_retrieval(model, split, text, s.image_size, s.eval_batch)
+        scored = ev.score_retrieval(
+            image_emb,
+            text_emb,
+            split,
             s.subset_queries,
             s.subset_negatives,
             s.subset_draws,
             seed,
         )
-        metrics = {f"full/{k}": v for k, v in full.items()}
-        return metrics | {f"subset/{k}": v for k, v in subset.items()}, history, wall
+        return scored.metrics, history, wall, scored.evidence
 
-    return reuse_or_train(f"sap-retrieval-{variant}-seed{seed}", config, profile, seed, train)
+    name = f"sap-retrieval-{variant}-seed{seed}"
+    return reuse_or_train(name, config, profile, seed, train, EVIDENCE["retrieval"])
 
 
 def load_retrieval_model(variant: str, seed: int, profile: str) -> FashionSAP:
@@ -134,12 +159,18 @@ def recognition(variant: str, seed: int, profile: str, level: str = "category") 
     """CR (``level="category"``, 48 classes) or SCR ("subcategory", 121): acc, macro_f, micro_f."""
     if level not in LEVELS:
         raise ConfigError(f"level must be one of {list(LEVELS)}, got {level!r}")
+    return recognition_run(variant, seed, profile, level).metrics
+
+
+def recognition_run(variant: str, seed: int, profile: str, level: str) -> SAPRun:
+    """The CR or SCR fine-tuning run of a variant, with per-image correctness as evidence."""
     s = sap_settings(profile)
     config = {
         "kind": f"fashionsap-{level}",
         "pretrained": pretrain_config(variant, seed, profile)[1],
         "stage": stage_dict(s.recognition),
     }
+    task = "cr" if level == "category" else "scr"
 
     def train(run_dir: Path):
         base, _ = downstream_base(variant, seed, profile)
@@ -154,15 +185,22 @@ def recognition(variant: str, seed: int, profile: str, level: str = "category") 
         split = fashiongen_split(str(world_root(profile)), "validation")
         labels = split.categories if level == "category" else split.subcategories
         text = TextProcessor(tokenizer(), plain_text(profile))
-        metrics = ev.recognition_metrics(model, split, text, labels, s.image_size, s.eval_batch)
-        return metrics, history, wall
+        scored = ev.score_recognition(
+            model, split, text, labels, s.image_size, s.eval_batch, EVIDENCE[task][0]
+        )
+        return scored.metrics, history, wall, scored.evidence
 
-    short = "cr" if level == "category" else "scr"
-    return reuse_or_train(f"sap-{short}-{variant}-seed{seed}", config, profile, seed, train).metrics
+    name = f"sap-{task}-{variant}-seed{seed}"
+    return reuse_or_train(name, config, profile, seed, train, EVIDENCE[task])
 
 
 def tmir(variant: str, seed: int, profile: str) -> dict[str, float]:
     """Text-modified image retrieval on FashionIQ: R@1/5/10/50 per category and mean."""
+    return tmir_run(variant, seed, profile).metrics
+
+
+def tmir_run(variant: str, seed: int, profile: str) -> SAPRun:
+    """The TMIR fine-tuning run of a variant, with the target's rank per query as evidence."""
     s = sap_settings(profile)
     config = {
         "kind": "fashionsap-tmir",
@@ -186,9 +224,39 @@ def tmir(variant: str, seed: int, profile: str) -> dict[str, float]:
         )
         history, wall = fit_stage(model, tmir_loss_fn(), batches, s.tmir, seed, run_dir)
         split = fashioniq_split(root, "val", s.image_size)
-        return ev.tmir_metrics(model, split, text, s.image_size, s.eval_batch), history, wall
+        scored = ev.score_tmir(model, split, text, s.image_size, s.eval_batch)
+        return scored.metrics, history, wall, scored.evidence
 
-    return reuse_or_train(f"sap-tmir-{variant}-seed{seed}", config, profile, seed, train).metrics
+    name = f"sap-tmir-{variant}-seed{seed}"
+    return reuse_or_train(name, config, profile, seed, train, EVIDENCE["tmir"])
+
+
+def task_run(variant: str, seed: int, profile: str, task: str) -> SAPRun:
+    """The finished run of a downstream `task` ("retrieval", "cr", "scr" or "tmir")."""
+    if task == "retrieval":
+        return finetune_retrieval(variant, seed, profile)
+    if task in ("cr", "scr"):
+        return recognition_run(
+            variant, seed, profile, "category" if task == "cr" else "subcategory"
+        )
+    if task == "tmir":
+        return tmir_run(variant, seed, profile)
+    raise ConfigError(f"task must be one of {list(EVIDENCE)}, got {task!r}")
+
+
+def variant_evidence(
+    variant: str, task: str, profile: str, group: str, seeds: Sequence[int] | None = None
+) -> list[PerQuery]:
+    """One evidence group of a variant's `task` runs, one `PerQuery` per seed (the profile's
+    seeds by default, in order), for `stats.compare`; runs whatever is missing.
+
+    Raises:
+        ConfigError: `group` is not one of the task's groups (`EVIDENCE`).
+    """
+    if group not in EVIDENCE.get(task, ()):
+        raise ConfigError(f"{task!r} runs record the groups {list(EVIDENCE.get(task, ()))}")
+    seeds = sap_settings(profile).seeds if seeds is None else seeds
+    return [read_evidence(task_run(variant, seed, profile, task).run_dir)[group] for seed in seeds]
 
 
 def table(name: str, profile: str, seeds: tuple[int, ...] | None = None):
