@@ -60,6 +60,9 @@ def test_collapsed_embeddings_are_reported_as_ties_and_rank_one() -> None:
     spread = ev.embedding_spread(collapsed)
     assert spread["effective_rank"] == pytest.approx(1.0)
     assert spread["mean_cos"] == pytest.approx(1.0) and spread["distinct"] == pytest.approx(20.0)
+    assert ev.first_choices(collapsed @ text.t()) == 25.0  # one hub text for every image
+    assert ev.first_choices(torch.eye(4)) == 100.0
+    assert ev.chance_first_choices(400, 200) == pytest.approx(100 * (1 - (199 / 200) ** 400))
     fine = ev.embedding_spread(torch.eye(4))
     assert fine["effective_rank"] == pytest.approx(4.0) and fine["mean_cos"] == pytest.approx(0.0)
 

@@ -18,7 +18,8 @@ All recalls are in percent.
 tied), so a collapsed model whose scores are all equal scores 0, never 100; the *average* rule
 puts the positive in the middle of its tie (1 + above + tied / 2). Every protocol also reports
 ``<direction>_tied``: the percent of queries whose positive ties with another candidate, and
-`embedding_spread` measures collapse: effective rank and mean pairwise cosine of the embeddings.
+`embedding_spread` measures collapse: effective rank and mean pairwise cosine of the embeddings;
+`first_choices` measures the hubs that a narrow cone of embeddings produces.
 
 **Evidence.** ``score_retrieval``, ``score_recognition`` and ``score_tmir`` return a `Scored`:
 the metrics and the per-query values (`fashion_lib.evidence.PerQuery`) that chapters judge claims
@@ -62,11 +63,13 @@ __all__ = [
     "Ranks",
     "Scored",
     "balanced",
+    "chance_first_choices",
     "chance_full",
     "chance_subset",
     "chance_tmir",
     "embedding_spread",
     "encode_retrieval",
+    "first_choices",
     "full_protocol",
     "full_ranks",
     "hits_at_k",
@@ -186,6 +189,21 @@ def embedding_spread(emb: Tensor) -> dict[str, float]:
         "mean_cos": mean_cos,
         "distinct": distinct,
     }
+
+
+def first_choices(scores: Tensor) -> float:
+    """Percent of candidates that are some query's first choice in (Q, C) `scores`.
+
+    Low values mean hubs: a few candidates come first for most queries, as when embeddings
+    crowd into a narrow cone; R@1 then counts little more than the hubs' own queries. A random
+    ranking gives `chance_first_choices`.
+    """
+    return 100.0 * len(torch.unique(scores.argmax(dim=1))) / scores.shape[1]
+
+
+def chance_first_choices(queries: int, candidates: int) -> float:
+    """Expected `first_choices` of a uniformly random ranking: 100 (1 - (1 - 1/C)^Q)."""
+    return 100.0 * (1 - (1 - 1 / candidates) ** queries)
 
 
 def image_owner(split: FashionGenSplit) -> Tensor:
@@ -364,7 +382,8 @@ def score_retrieval(
     seed: int,
 ) -> Scored:
     """Both protocols on `split`'s embeddings: ``full/<m>`` and ``subset/<m>`` metrics, the
-    embeddings' spread (``spread/<image|text>_<m>``, `embedding_spread`) and the evidence."""
+    embeddings' spread (``spread/<image|text>_<m>``, `embedding_spread`), the full protocol's
+    ``<direction>_first_choices`` (`first_choices`) and the evidence."""
     owner = image_owner(split)
     image_keys, product_ids = _query_keys(split)
     full = full_ranks(image_emb, text_emb, owner)
@@ -389,6 +408,9 @@ def score_retrieval(
     metrics["subset/same_subcategory"] = sub.same_subcategory
     for side, emb in (("image", image_emb), ("text", text_emb)):
         metrics |= {f"spread/{side}_{k}": v for k, v in embedding_spread(emb).items()}
+    sim = image_emb @ text_emb.t()  # (N, P)
+    metrics["full/i2t_first_choices"] = first_choices(sim)
+    metrics["full/t2i_first_choices"] = first_choices(sim.t())
     return Scored(metrics, evidence)
 
 

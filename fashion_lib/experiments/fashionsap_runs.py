@@ -19,7 +19,10 @@ Public API (stable; chapters 06-09 call it):
   level "category" (CR) or "subcategory" (SCR); ``recognition_run`` gives the run itself.
 - ``tmir(variant, seed, profile) -> dict``: ``<dress|shirt|toptee|mean>/r<1|5|10|50>`` and
   ``<category>/tied``; ``tmir_run`` gives the run itself.
-- ``table(name, profile, seeds=None) -> DataFrame`` for "table2" ... "table6" (`fashionsap_tables`).
+- ``table(name, profile, seeds=None) -> DataFrame`` for "table2" ... "table6" (`fashionsap_tables`);
+  ``chance(name, profile)``: a random ranking's score per column;
+  ``tie_report(variants, profile, seeds=None)``: tied shares, embedding spread and first choices
+  of every retrieval run; ``tie_sentence(report, profile)`` says it in words.
 - Every downstream run stores per-query evidence beside its record (``EVIDENCE[task]`` lists the
   groups, `fashionsap_eval` their keys); a record without it is not reused.
   ``variant_evidence(variant, task, profile, group, seeds=None) -> list[PerQuery]`` reads one group
@@ -33,6 +36,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
+import pandas as pd
 import torch
 
 from fashion_lib.data.vl_data import TripletBatches
@@ -75,6 +79,7 @@ __all__ = [
     "TABLES",
     "VARIANTS",
     "SAPRun",
+    "chance",
     "evaluate_retrieval",
     "finetune_retrieval",
     "load_pretrained",
@@ -85,6 +90,8 @@ __all__ = [
     "sap_settings",
     "table",
     "task_run",
+    "tie_report",
+    "tie_sentence",
     "tmir",
     "tmir_run",
     "variant_evidence",
@@ -257,6 +264,90 @@ def variant_evidence(
         raise ConfigError(f"{task!r} runs record the groups {list(EVIDENCE.get(task, ()))}")
     seeds = sap_settings(profile).seeds if seeds is None else seeds
     return [read_evidence(task_run(variant, seed, profile, task).run_dir)[group] for seed in seeds]
+
+
+def chance(name: str, profile: str) -> dict[str, float]:
+    """What a random ranking scores in each retrieval column of table `name` on this profile's
+    validation data (`fashionsap_eval.chance_full`, `chance_subset`, `chance_tmir`), and what
+    always naming the most frequent class scores in each accuracy column (NaN elsewhere)."""
+    spec, s = TABLES[name], sap_settings(profile)
+    root = str(world_root(profile))
+    split = fashiongen_split(root, "validation")
+    products = len(split.products())
+    values = {
+        "retrieval": ev.chance_full(ev.image_owner(split))
+        if spec.protocol == "full"
+        else ev.chance_subset(min(s.subset_negatives, products - 1)),
+        "cr": {"acc": 100.0 * torch.bincount(split.categories).max().item() / len(split)},
+        "scr": {"acc": 100.0 * torch.bincount(split.subcategories).max().item() / len(split)},
+    }
+    if any(source == "tmir" for source, _ in spec.columns.values()):
+        values["tmir"] = ev.chance_tmir(fashioniq_split(root, "val", s.image_size))
+    return {
+        column: values[source].get(key, float("nan"))
+        for column, (source, key) in spec.columns.items()
+    }
+
+
+def tie_report(
+    variants: Sequence[str], profile: str, seeds: Sequence[int] | None = None
+) -> pd.DataFrame:
+    """Ties, collapse and hubs of each retrieval run: one row per variant and seed with the percent
+    of queries whose positive ties (``<protocol>/<direction>_tied``), the embeddings' spread
+    (``spread/<image|text>_<effective_rank|mean_cos|distinct>``) and the full protocol's
+    ``full/<direction>_first_choices`` (`fashionsap_eval`); seeds default to the profile's."""
+    rows = []
+    for variant in variants:
+        for seed in sap_settings(profile).seeds if seeds is None else seeds:
+            metrics = evaluate_retrieval(variant, seed, profile)
+            kept = ("_tied", "_first_choices", "spread/")
+            rows.append(
+                {"variant": variant, "seed": seed}
+                | {k: v for k, v in metrics.items() if any(w in k for w in kept)}
+            )
+    return pd.DataFrame(rows)
+
+
+#: Embeddings count as (nearly) collapsed above this mean pairwise cosine.
+COLLAPSE_COS = 0.9
+
+
+def tie_sentence(report: pd.DataFrame, profile: str) -> str:
+    """What a `tie_report` says in words, with a random ranking's first choices beside ours."""
+    tied = [c for c in report.columns if c.endswith("_tied")]
+    worst = report[tied].max()
+    if (worst > 0).any():
+        shares = ", ".join(f"{c} up to {worst[c]:.1f}%" for c in tied if worst[c] > 0)
+        parts = [f"Positives tie with other candidates ({shares} of the queries)."]
+    else:
+        parts = ["No positive ties with another candidate in any run or protocol."]
+    collapsed = []
+    for side in ("image", "text"):
+        rank, cos = report[f"spread/{side}_effective_rank"], report[f"spread/{side}_mean_cos"]
+        parts.append(
+            f"The {side} embeddings have an effective rank of {rank.min():.1f} to "
+            f"{rank.max():.1f} and a mean pairwise cosine of {cos.min():.2f} to {cos.max():.2f}."
+        )
+        bad = report[cos > COLLAPSE_COS]
+        collapsed += [
+            f"the {side} embeddings of {v} seed {s}" for v, s in bad[["variant", "seed"]].values
+        ]
+    split = fashiongen_split(str(world_root(profile)), "validation")
+    images, products = len(split), len(split.products())
+    for direction, queries, candidates, what in (
+        ("i2t", images, products, "texts are some image's"),
+        ("t2i", products, images, "images are some text's"),
+    ):
+        ours = report[f"full/{direction}_first_choices"]
+        parts.append(
+            f"{ours.min():.1f} to {ours.max():.1f}% of the {what} first choice (a random "
+            f"ranking: {ev.chance_first_choices(queries, candidates):.1f}%)."
+        )
+    if collapsed:
+        parts.append(
+            f"Nearly collapsed (mean cosine above {COLLAPSE_COS:g}): {', '.join(collapsed)}."
+        )
+    return " ".join(parts)
 
 
 def table(name: str, profile: str, seeds: tuple[int, ...] | None = None):
