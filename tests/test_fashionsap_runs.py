@@ -238,3 +238,8 @@ def test_tables_use_the_paper_columns() -> None:
         paper = paper_table(spec.paper)
         assert set(spec.columns) <= set(paper.columns)
     assert fashionsap_train.train_config(runs.sap_settings("paper").pretrain, 0).lr == 6e-5
+
+
+def test_cpu_profile_judges_claims_over_five_seeds() -> None:
+    seeds = runs.sap_settings("cpu").seeds
+    assert len(set(seeds)) == len(seeds) >= 5
