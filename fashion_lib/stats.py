@@ -7,7 +7,7 @@ correction (each interval at the Bonferroni level, which covers Holm's).
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -73,25 +73,27 @@ def compare(
 
 
 def judge(
-    comparisons: Mapping[str, Comparison],
-    kinds: Mapping[str, str],
-    deltas: Mapping[str, float],
+    comparisons: Sequence[Comparison],
+    kinds: Sequence[str],
+    deltas: Sequence[float],
     level: float = 0.95,
 ) -> pd.DataFrame:
-    """Verdicts of the claims ("A > B": kind ">", "A ~ B": kind "~"), Holm across all of them."""
-    names = list(comparisons)
-    m = len(names)
-    order = sorted(names, key=lambda n: comparisons[n].p_value)
-    holm, running = {}, 0.0
-    for i, name in enumerate(order):
-        running = max(running, min(1.0, (m - i) * comparisons[name].p_value))
-        holm[name] = running
+    """Verdicts of the claims ("A > B": kind ">", "A ~ B": kind "~"), Holm across all of them.
+
+    Returns one row per claim, in order: kind, mean_a, mean_b, diff, delta, p (after Holm), lo,
+    hi, level, verdict, seeds.
+    """
+    m = len(comparisons)
+    order = np.argsort([c.p_value for c in comparisons], kind="stable")
+    holm, running = np.empty(m), 0.0
+    for i, j in enumerate(order):
+        running = max(running, min(1.0, (m - i) * comparisons[j].p_value))
+        holm[j] = running
     alpha = (1 - level) / m
     rows = []
-    for name in names:
-        c, delta = comparisons[name], deltas[name]
+    for c, kind, delta, p in zip(comparisons, kinds, deltas, holm, strict=True):
         lo, hi = np.quantile(c.samples, [alpha / 2, 1 - alpha / 2])
-        if kinds[name] == "~":
+        if kind == "~":
             verdict = "held" if -delta < lo and hi < delta else "inconclusive"
             verdict = "not held" if lo > delta or hi < -delta else verdict
         elif lo > 0:
@@ -101,7 +103,8 @@ def judge(
         else:
             verdict = "no difference > δ" if -delta < lo and hi < delta else "inconclusive"
         rows.append(
-            {"claim": name, "diff": c.diff, "lo": lo, "hi": hi, "level": 1 - alpha}
-            | {"delta": delta, "p": holm[name], "verdict": verdict}
+            {"kind": kind, "mean_a": c.mean_a, "mean_b": c.mean_b, "diff": c.diff, "delta": delta}
+            | {"p": p, "lo": lo, "hi": hi, "level": 1 - alpha, "verdict": verdict}
+            | {"seeds": (c.n_seeds, c.n_seeds)}
         )
     return pd.DataFrame(rows)
