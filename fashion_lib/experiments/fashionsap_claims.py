@@ -182,36 +182,34 @@ def judge_entries(entries: Sequence[ClaimEntry], level: float = 0.95) -> pd.Data
     """Every "A > B" entry through `stats.compare`, then one `stats.judge` (Holm across them).
 
     Returns:
-        One row per entry: paper, source, claim, metric, a, b, mean_a, mean_b, spread_a and
-        spread_b (min, max of the per-seed means), seeds, paper_a, paper_b, then `stats.judge`'s
-        diff, lo, hi, level, delta, p and verdict.
+        One row per entry: paper, source, claim, metric, a, b, spread_a and spread_b (min, max of
+        the per-seed means), paper_a, paper_b, then every column of `stats.judge`'s table (diff,
+        lo, hi, level, delta, p, verdict, seeds, ...); mean_a, mean_b and seeds are computed here
+        where `stats.judge` gives none.
     """
-    comparisons, rows = {}, []
-    for i, e in enumerate(entries):
-        comparisons[i] = stats.compare(e.evidence_a, e.evidence_b)
+    rows = []
+    for e in entries:
         means = [
             [float(np.nanmean(q.values)) for q in side] for side in (e.evidence_a, e.evidence_b)
         ]
         rows.append(
-            {
-                "paper": "FashionSAP",
-                "source": e.source,
-                "claim": e.claim,
-                "metric": e.metric,
-                "a": e.a,
-                "b": e.b,
-                "mean_a": float(np.mean(means[0])),
-                "mean_b": float(np.mean(means[1])),
+            {"paper": "FashionSAP", "source": e.source, "claim": e.claim, "metric": e.metric}
+            | {"a": e.a, "b": e.b, "paper_a": e.paper_a, "paper_b": e.paper_b}
+            | {"mean_a": float(np.mean(means[0])), "mean_b": float(np.mean(means[1]))}
+            | {
                 "spread_a": (min(means[0]), max(means[0])),
                 "spread_b": (min(means[1]), max(means[1])),
-                "seeds": (len(means[0]), len(means[1])),
-                "paper_a": e.paper_a,
-                "paper_b": e.paper_b,
             }
+            | {"seeds": (len(means[0]), len(means[1]))}
         )
-    deltas = {i: stats.delta_for(e.family) for i, e in enumerate(entries)}
-    judged = stats.judge(comparisons, dict.fromkeys(comparisons, ">"), deltas, level)
-    return pd.concat([pd.DataFrame(rows), judged.drop(columns="claim")], axis=1)
+    judged = stats.judge(
+        [stats.compare(e.evidence_a, e.evidence_b) for e in entries],
+        [">"] * len(entries),
+        [stats.delta_for(e.family) for e in entries],
+        level,
+    )
+    ours = pd.DataFrame(rows)
+    return pd.concat([ours.drop(columns=[c for c in judged if c in ours]), judged], axis=1)
 
 
 def gradcam_evidence(
