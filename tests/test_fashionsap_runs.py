@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -11,6 +12,8 @@ import torch
 from sklearn.metrics import f1_score
 
 from fashion_lib.data.atelier.make import make_world
+from fashion_lib.errors import ConfigError
+from fashion_lib.evidence import EVIDENCE_FILE, PerQuery, hits_at, read_evidence
 from fashion_lib.experiments import fashionsap_eval as ev
 from fashion_lib.experiments import fashionsap_pretrain as pre
 from fashion_lib.experiments import fashionsap_runs as runs
@@ -30,6 +33,67 @@ def test_hits_at_k_by_hand() -> None:
     )
     tied = ev.hits_at_k(torch.zeros(2, 3), torch.eye(2, 3, dtype=torch.bool), (1, 3))
     assert tied == {1: 0.0, 3: 100.0}  # ties count against the query
+
+
+def test_tie_rules_on_a_constructed_example() -> None:
+    # query 0: positive (col 2) ties with cols 0 and 3, col 1 above; query 1: no tie, rank 1
+    scores = torch.tensor([[0.5, 0.9, 0.5, 0.5], [0.1, 0.2, 0.3, 0.9]])
+    relevant = torch.tensor([[False, False, True, False], [False, False, False, True]])
+    pessimistic = ev.positive_ranks(scores, relevant)
+    average = ev.positive_ranks(scores, relevant, ties="average")
+    assert pessimistic.rank.tolist() == [4.0, 1.0]  # 1 above + 2 tied come first
+    assert average.rank.tolist() == [3.0, 1.0]  # middle of positions 2..4
+    assert pessimistic.tied.tolist() == [2, 0]
+    with pytest.raises(ConfigError):
+        ev.positive_ranks(scores, relevant, ties="optimistic")
+
+
+def test_collapsed_embeddings_are_reported_as_ties_and_rank_one() -> None:
+    gen = torch.Generator().manual_seed(0)
+    text = torch.nn.functional.normalize(torch.randn(4, 8, generator=gen))
+    owner = torch.tensor([0, 0, 1, 2, 3])
+    collapsed = text[:1].expand(5, -1)  # every image is the same vector
+    out = ev.full_protocol(collapsed, text, owner)
+    assert out["t2i_tied"] == 100.0 and out["t2i_r1"] == 0.0  # all images tie for every text
+    assert out["i2t_tied"] == 0.0  # the texts differ, so I2T ranks do not tie
+    assert out["i2t_r1"] == pytest.approx(40.0)  # every image ranks product 0's text first
+    spread = ev.embedding_spread(collapsed)
+    assert spread["effective_rank"] == pytest.approx(1.0)
+    assert spread["mean_cos"] == pytest.approx(1.0) and spread["distinct"] == pytest.approx(20.0)
+    assert ev.first_choices(collapsed @ text.t()) == 25.0  # one hub text for every image
+    assert ev.first_choices(torch.eye(4)) == 100.0
+    assert ev.chance_first_choices(400, 200) == pytest.approx(100 * (1 - (199 / 200) ** 400))
+    fine = ev.embedding_spread(torch.eye(4))
+    assert fine["effective_rank"] == pytest.approx(4.0) and fine["mean_cos"] == pytest.approx(0.0)
+
+
+def test_chance_matches_every_random_ranking() -> None:
+    owner = torch.tensor([0, 1, 1, 2])  # 3 products, 4 images
+    chance = ev.chance_full(owner, (1, 2))
+    hits = {"i2t_r1": [], "t2i_r1": [], "i2t_r2": [], "t2i_r2": []}
+    relevant = owner[:, None] == torch.arange(3)[None, :]
+    for order in itertools.permutations(range(4)):  # every ranking of the images
+        t2i = ev.positive_ranks(-torch.tensor(order, dtype=float)[None].expand(3, -1), relevant.t())
+        for k in (1, 2):
+            hits[f"t2i_r{k}"].append(ev.recall_at(t2i.rank, (k,))[k])
+    for order in itertools.permutations(range(3)):  # every ranking of the texts
+        i2t = ev.positive_ranks(-torch.tensor(order, dtype=float)[None].expand(4, -1), relevant)
+        for k in (1, 2):
+            hits[f"i2t_r{k}"].append(ev.recall_at(i2t.rank, (k,))[k])
+    for key, values in hits.items():
+        assert chance[key] == pytest.approx(np.mean(values))
+    assert ev.chance_subset(20, (1, 5))["t2i_r5"] == pytest.approx(500 / 21)
+
+
+def test_rank_hits_and_balanced_pooling() -> None:
+    ranks = PerQuery(np.array(["a|0", "b|0", "c|0"]), np.array([1.0, 3.0, np.nan]))
+    hits = hits_at(ranks, 2)
+    assert hits.values[:2].tolist() == [100.0, 0.0] and np.isnan(hits.values[2])
+    i2t = PerQuery(np.array(["1|0", "1|1", "2|0", "2|1"]), np.array([100.0, 100, 0, 0]))  # 50%
+    t2i = PerQuery(np.array(["1|0", "2|0"]), np.array([100.0, 100.0]))  # 100%
+    pooled = ev.balanced({"i2t": i2t, "t2i": t2i})
+    assert pooled.values.mean() == pytest.approx(75.0)  # the mean of the two directions
+    assert len(set(pooled.keys)) == 6 and "t2i|1|0" in pooled.keys
 
 
 def test_full_protocol_counts_any_view_for_t2i() -> None:
@@ -67,6 +131,20 @@ def test_subset_protocol_perfect_embeddings_and_shared_subcategories() -> None:
     assert out["same_subcategory"] == 100.0  # 10 products per sub-category >= 5 negatives
 
 
+def test_subset_draws_pair_up_across_models() -> None:
+    n = 12
+    labels = torch.stack([torch.arange(n) % 4, torch.arange(n) % 2, torch.zeros(n, dtype=int)], 1)
+    owner = torch.cat([torch.arange(n), torch.arange(n)])
+    gen = torch.Generator().manual_seed(3)
+    runs_of = [
+        ev.subset_ranks(torch.randn(2 * n, 4, generator=gen), torch.randn(n, 4, generator=gen),
+                        owner, labels, queries=5, negatives=3, draws=2, seed=7)
+        for _ in range(2)
+    ]  # fmt: skip
+    assert torch.equal(runs_of[0].products, runs_of[1].products)  # same queries for both models
+    assert runs_of[0].products.shape == (2, 5) and len(runs_of[0].i2t.rank) == 10
+
+
 @pytest.fixture(scope="module")
 def smoke_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     root = tmp_path_factory.mktemp("sap")
@@ -95,6 +173,24 @@ def test_pipeline_end_to_end_then_reused(smoke_env: Path, monkeypatch: pytest.Mo
         for key in ("i2t_r1", "i2t_r5", "i2t_r10", "t2i_r1", "t2i_r5", "t2i_r10"):
             assert 0.0 <= retrieval[f"{protocol}/{key}"] <= 100.0
         assert retrieval[f"{protocol}/i2t_r1"] <= retrieval[f"{protocol}/i2t_r10"]
+    run = runs.finetune_retrieval("full", 0, "smoke")
+    evidence = read_evidence(run.run_dir)
+    assert set(runs.EVIDENCE["retrieval"]) <= set(evidence)
+    for protocol in ("full", "subset"):
+        for direction in ("i2t", "t2i"):
+            ranks = evidence[f"{protocol}/{direction}_rank"]
+            assert hits_at(ranks, 5).values.mean() == pytest.approx(
+                retrieval[f"{protocol}/{direction}_r5"]
+            )
+    (run.run_dir / EVIDENCE_FILE).unlink()  # a record without its evidence is not reused
+    redone = runs.finetune_retrieval("full", 0, "smoke")
+    assert not redone.reused and redone.metrics == retrieval
+    assert (run.run_dir / EVIDENCE_FILE).is_file()
+    [full_ranks], [albef_ranks] = (
+        runs.variant_evidence(v, "retrieval", "smoke", "subset/t2i_rank", (0,))
+        for v in ("full", "albef")
+    )
+    assert full_ranks.keys.tolist() == albef_ranks.keys.tolist()  # the same queries pair up
     cr = runs.recognition("full", 0, "smoke", "category")
     assert set(cr) == {"acc", "macro_f", "micro_f"} and cr["micro_f"] == pytest.approx(cr["acc"])
     iq = runs.tmir("full", 0, "smoke")
@@ -123,7 +219,8 @@ def test_recognition_metrics_agree_with_sklearn(smoke_env: Path) -> None:
     model = runs.FashionSAPClassifier(base, 48)
     split = pre.fashiongen_split(str(dataset_root("smoke", True)), "validation")
     text = pre.TextProcessor(pre.tokenizer(), pre.plain_text("smoke"))
-    out = ev.recognition_metrics(model, split, text, split.categories, 32, 16)
+    scored = ev.score_recognition(model, split, text, split.categories, 32, 16, "cr/correct")
+    out, correct = scored.metrics, scored.evidence["cr/correct"]
     model.eval()
     tb = text.collate([r.sample for r in split.records], np.random.default_rng(0))
     images = ev.model_input(split.images(range(len(split))), 32)
@@ -132,6 +229,8 @@ def test_recognition_metrics_agree_with_sklearn(smoke_env: Path) -> None:
     truth = split.categories.numpy()
     assert out["acc"] == pytest.approx(100 * (pred == truth).mean())
     assert out["macro_f"] == pytest.approx(100 * f1_score(truth, pred, average="macro"))
+    assert correct.values.tolist() == (100.0 * (pred == truth)).tolist()
+    assert correct.keys[0] == f"{split.records[0].product_id}|0"
 
 
 def test_tables_use_the_paper_columns() -> None:
@@ -139,3 +238,8 @@ def test_tables_use_the_paper_columns() -> None:
         paper = paper_table(spec.paper)
         assert set(spec.columns) <= set(paper.columns)
     assert fashionsap_train.train_config(runs.sap_settings("paper").pretrain, 0).lr == 6e-5
+
+
+def test_cpu_profile_judges_claims_over_five_seeds() -> None:
+    seeds = runs.sap_settings("cpu").seeds
+    assert len(set(seeds)) == len(seeds) >= 5

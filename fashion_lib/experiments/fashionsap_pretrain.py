@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -26,8 +27,10 @@ from fashion_lib.engine import (
     fit,
     run_dir_for,
 )
+from fashion_lib.engine.distributed import is_main
 from fashion_lib.engine.records import RunRecord, finish_run
-from fashion_lib.errors import ConfigError
+from fashion_lib.errors import ConfigError, DataError
+from fashion_lib.evidence import read_evidence, write_evidence
 from fashion_lib.experiments.backbone_pretrain import torch_threads, world_root
 from fashion_lib.experiments.fashionsap_settings import (
     VARIANTS,
@@ -135,16 +138,31 @@ def _model_keys(s: SAPSettings) -> dict[str, Any]:
     }
 
 
-def reuse_or_train(name: str, config: dict[str, Any], profile: str, seed: int, train) -> SAPRun:
-    """Reuse the finished run of `config`, or call `train(run_dir) -> (metrics, history, wall)`."""
+def reuse_or_train(
+    name: str,
+    config: dict[str, Any],
+    profile: str,
+    seed: int,
+    train,
+    evidence: Sequence[str] = (),
+) -> SAPRun:
+    """Reuse the finished run of `config`, or call ``train(run_dir)``.
+
+    ``train`` returns (metrics, history, wall time, evidence groups); the groups are written beside
+    the record (`fashion_lib.evidence`) before it. A finished run is reused only if its evidence
+    holds every group named in `evidence`; otherwise `train` runs again, and `fit` resumes from
+    the run's last checkpoint, so only the evaluation is repeated.
+    """
     record = find_finished_run(config, name=name)
     run_dir = run_dir_for(name, config)
-    if record is not None:
+    if record is not None and _has_evidence(run_dir, evidence):
         return SAPRun(
             name, run_dir, record.metrics, record.history, record.wall_time_s, True, record
         )
     with torch_threads(sap_settings(profile).threads):
-        metrics, history, wall = train(run_dir)
+        metrics, history, wall, groups = train(run_dir)
+    if groups and is_main():
+        write_evidence(run_dir, groups)
     record = finish_run(
         run_dir,
         name=name,
@@ -158,6 +176,16 @@ def reuse_or_train(name: str, config: dict[str, Any], profile: str, seed: int, t
     if record is None:  # not rank 0
         return SAPRun(name, run_dir, metrics, history, wall, False, None)
     return SAPRun(name, run_dir, record.metrics, record.history, wall, False, record)
+
+
+def _has_evidence(run_dir: Path, groups: Sequence[str]) -> bool:
+    """Whether `run_dir` holds a readable evidence file with every group of `groups`."""
+    if not groups:
+        return True
+    try:
+        return set(groups) <= set(read_evidence(run_dir))
+    except DataError:
+        return False
 
 
 def run_weights(run: SAPRun) -> dict[str, torch.Tensor]:
@@ -241,7 +269,7 @@ def _pretrain(variant: str, seed: int, profile: str) -> SAPRun:
             profile, "validation", model.config.text_config(), stage.batch_size, 0, augment=False
         )
         held_out = (b for i, b in zip(range(VAL_BATCHES), val.iter_epoch(0), strict=False))
-        return task_accuracies(model, held_out), history, wall
+        return task_accuracies(model, held_out), history, wall, {}
 
     return reuse_or_train(name, config, profile, seed, train)
 

@@ -13,23 +13,35 @@ Public API (stable; chapters 06-09 call it):
   (eval mode), e.g. for Grad-CAM of the T2I task (Fig. 4).
 - ``finetune_retrieval(variant, seed, profile) -> SAPRun``: ITS + ITM fine-tuning, then both
   protocols; ``evaluate_retrieval(...) -> dict``: its metrics ``subset/<m>`` and ``full/<m>`` with
-  m in i2t_r1/5/10, t2i_r1/5/10, mean_r1 (and ``subset/same_subcategory``).
+  m in i2t_r1/5/10, t2i_r1/5/10, mean_r1, i2t_tied, t2i_tied (and ``subset/same_subcategory``),
+  and the embeddings' spread ``spread/<image|text>_<effective_rank|mean_cos|distinct>``.
 - ``recognition(variant, seed, profile, level) -> dict``: ``acc``, ``macro_f``, ``micro_f`` for
-  level "category" (CR) or "subcategory" (SCR).
-- ``tmir(variant, seed, profile) -> dict``: ``<dress|shirt|toptee|mean>/r<1|5|10|50>``.
-- ``table(name, profile, seeds=None) -> DataFrame`` for "table2" ... "table6" (`fashionsap_tables`).
+  level "category" (CR) or "subcategory" (SCR); ``recognition_run`` gives the run itself.
+- ``tmir(variant, seed, profile) -> dict``: ``<dress|shirt|toptee|mean>/r<1|5|10|50>`` and
+  ``<category>/tied``; ``tmir_run`` gives the run itself.
+- ``table(name, profile, seeds=None) -> DataFrame`` for "table2" ... "table6" (`fashionsap_tables`);
+  ``chance(name, profile)``: a random ranking's score per column;
+  ``tie_report(variants, profile, seeds=None)``: tied shares, embedding spread and first choices
+  of every retrieval run; ``tie_sentence(report, profile)`` says it in words.
+- Every downstream run stores per-query evidence beside its record (``EVIDENCE[task]`` lists the
+  groups, `fashionsap_eval` their keys); a record without it is not reused.
+  ``variant_evidence(variant, task, profile, group, seeds=None) -> list[PerQuery]`` reads one group
+  over the seeds (task "retrieval", "cr", "scr" or "tmir"; ``task_run`` gives one run).
 All metrics are in percent. Each call reads the finished run of the same config if there is one
 (`engine.records`), so the notebooks re-run in seconds once the runs exist.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
+import pandas as pd
 import torch
 
 from fashion_lib.data.vl_data import TripletBatches
 from fashion_lib.errors import ConfigError
+from fashion_lib.evidence import PerQuery, read_evidence
 from fashion_lib.experiments import fashionsap_eval as ev
 from fashion_lib.experiments.backbone_pretrain import world_root
 from fashion_lib.experiments.fashionsap_pretrain import (
@@ -61,24 +73,45 @@ from fashion_lib.experiments.fashionsap_train import (
 )
 from fashion_lib.models.fashionsap import FashionSAP
 from fashion_lib.models.fashionsap_tasks import FashionSAPClassifier, FashionSAPTMIR
+from fashion_lib.profiles import get_profile
 
 __all__ = [
+    "EVIDENCE",
     "TABLES",
     "VARIANTS",
     "SAPRun",
+    "chance",
     "evaluate_retrieval",
     "finetune_retrieval",
     "load_pretrained",
     "load_retrieval_model",
     "pretrain",
     "recognition",
+    "recognition_run",
     "sap_settings",
     "table",
+    "task_run",
+    "tie_report",
+    "tie_sentence",
     "tmir",
+    "tmir_run",
+    "variant_evidence",
     "warmup",
 ]
 
 LEVELS = {"category": 48, "subcategory": 121}
+#: The evidence groups each downstream task records beside its run (`fashionsap_eval`).
+EVIDENCE: dict[str, tuple[str, ...]] = {
+    "retrieval": tuple(
+        f"{protocol}/{direction}_{kind}"
+        for protocol in ("full", "subset")
+        for direction in ("i2t", "t2i")
+        for kind in ("rank", "ties")
+    ),
+    "cr": ("cr/correct",),
+    "scr": ("scr/correct",),
+    "tmir": ("tmir/rank",),
+}
 
 
 def finetune_retrieval(variant: str, seed: int, profile: str) -> SAPRun:
@@ -101,20 +134,20 @@ def finetune_retrieval(variant: str, seed: int, profile: str) -> SAPRun:
         history, wall = fit_stage(model, loss_fn, batches, s.retrieval, seed, run_dir)
         split = fashiongen_split(str(world_root(profile)), "validation")
         text = TextProcessor(tokenizer(), plain_text(profile))
-        emb = ev.encode_retrieval(model, split, text, s.image_size, s.eval_batch)
-        full = ev.full_protocol(*emb)
-        subset = ev.subset_protocol(
-            *emb,
-            ev.product_labels(split),
+        image_emb, text_emb, _ = ev.encode_retrieval(model, split, text, s.image_size, s.eval_batch)
+        scored = ev.score_retrieval(
+            image_emb,
+            text_emb,
+            split,
             s.subset_queries,
             s.subset_negatives,
             s.subset_draws,
-            seed,
+            get_profile(profile).seed,  # the test set's draws: the same for every seed and model
         )
-        metrics = {f"full/{k}": v for k, v in full.items()}
-        return metrics | {f"subset/{k}": v for k, v in subset.items()}, history, wall
+        return scored.metrics, history, wall, scored.evidence
 
-    return reuse_or_train(f"sap-retrieval-{variant}-seed{seed}", config, profile, seed, train)
+    name = f"sap-retrieval-{variant}-seed{seed}"
+    return reuse_or_train(name, config, profile, seed, train, EVIDENCE["retrieval"])
 
 
 def load_retrieval_model(variant: str, seed: int, profile: str) -> FashionSAP:
@@ -134,12 +167,18 @@ def recognition(variant: str, seed: int, profile: str, level: str = "category") 
     """CR (``level="category"``, 48 classes) or SCR ("subcategory", 121): acc, macro_f, micro_f."""
     if level not in LEVELS:
         raise ConfigError(f"level must be one of {list(LEVELS)}, got {level!r}")
+    return recognition_run(variant, seed, profile, level).metrics
+
+
+def recognition_run(variant: str, seed: int, profile: str, level: str) -> SAPRun:
+    """The CR or SCR fine-tuning run of a variant, with per-image correctness as evidence."""
     s = sap_settings(profile)
     config = {
         "kind": f"fashionsap-{level}",
         "pretrained": pretrain_config(variant, seed, profile)[1],
         "stage": stage_dict(s.recognition),
     }
+    task = "cr" if level == "category" else "scr"
 
     def train(run_dir: Path):
         base, _ = downstream_base(variant, seed, profile)
@@ -154,15 +193,22 @@ def recognition(variant: str, seed: int, profile: str, level: str = "category") 
         split = fashiongen_split(str(world_root(profile)), "validation")
         labels = split.categories if level == "category" else split.subcategories
         text = TextProcessor(tokenizer(), plain_text(profile))
-        metrics = ev.recognition_metrics(model, split, text, labels, s.image_size, s.eval_batch)
-        return metrics, history, wall
+        scored = ev.score_recognition(
+            model, split, text, labels, s.image_size, s.eval_batch, EVIDENCE[task][0]
+        )
+        return scored.metrics, history, wall, scored.evidence
 
-    short = "cr" if level == "category" else "scr"
-    return reuse_or_train(f"sap-{short}-{variant}-seed{seed}", config, profile, seed, train).metrics
+    name = f"sap-{task}-{variant}-seed{seed}"
+    return reuse_or_train(name, config, profile, seed, train, EVIDENCE[task])
 
 
 def tmir(variant: str, seed: int, profile: str) -> dict[str, float]:
     """Text-modified image retrieval on FashionIQ: R@1/5/10/50 per category and mean."""
+    return tmir_run(variant, seed, profile).metrics
+
+
+def tmir_run(variant: str, seed: int, profile: str) -> SAPRun:
+    """The TMIR fine-tuning run of a variant, with the target's rank per query as evidence."""
     s = sap_settings(profile)
     config = {
         "kind": "fashionsap-tmir",
@@ -186,9 +232,123 @@ def tmir(variant: str, seed: int, profile: str) -> dict[str, float]:
         )
         history, wall = fit_stage(model, tmir_loss_fn(), batches, s.tmir, seed, run_dir)
         split = fashioniq_split(root, "val", s.image_size)
-        return ev.tmir_metrics(model, split, text, s.image_size, s.eval_batch), history, wall
+        scored = ev.score_tmir(model, split, text, s.image_size, s.eval_batch)
+        return scored.metrics, history, wall, scored.evidence
 
-    return reuse_or_train(f"sap-tmir-{variant}-seed{seed}", config, profile, seed, train).metrics
+    name = f"sap-tmir-{variant}-seed{seed}"
+    return reuse_or_train(name, config, profile, seed, train, EVIDENCE["tmir"])
+
+
+def task_run(variant: str, seed: int, profile: str, task: str) -> SAPRun:
+    """The finished run of a downstream `task` ("retrieval", "cr", "scr" or "tmir")."""
+    if task == "retrieval":
+        return finetune_retrieval(variant, seed, profile)
+    if task in ("cr", "scr"):
+        return recognition_run(
+            variant, seed, profile, "category" if task == "cr" else "subcategory"
+        )
+    if task == "tmir":
+        return tmir_run(variant, seed, profile)
+    raise ConfigError(f"task must be one of {list(EVIDENCE)}, got {task!r}")
+
+
+def variant_evidence(
+    variant: str, task: str, profile: str, group: str, seeds: Sequence[int] | None = None
+) -> list[PerQuery]:
+    """One evidence group of a variant's `task` runs, one `PerQuery` per seed (the profile's
+    seeds by default, in order), for `stats.compare`; runs whatever is missing.
+
+    Raises:
+        ConfigError: `group` is not one of the task's groups (`EVIDENCE`).
+    """
+    if group not in EVIDENCE.get(task, ()):
+        raise ConfigError(f"{task!r} runs record the groups {list(EVIDENCE.get(task, ()))}")
+    seeds = sap_settings(profile).seeds if seeds is None else seeds
+    return [read_evidence(task_run(variant, seed, profile, task).run_dir)[group] for seed in seeds]
+
+
+def chance(name: str, profile: str) -> dict[str, float]:
+    """What a random ranking scores in each retrieval column of table `name` on this profile's
+    validation data (`fashionsap_eval.chance_full`, `chance_subset`, `chance_tmir`), and what
+    always naming the most frequent class scores in each accuracy column (NaN elsewhere)."""
+    spec, s = TABLES[name], sap_settings(profile)
+    root = str(world_root(profile))
+    split = fashiongen_split(root, "validation")
+    products = len(split.products())
+    values = {
+        "retrieval": ev.chance_full(ev.image_owner(split))
+        if spec.protocol == "full"
+        else ev.chance_subset(min(s.subset_negatives, products - 1)),
+        "cr": {"acc": 100.0 * torch.bincount(split.categories).max().item() / len(split)},
+        "scr": {"acc": 100.0 * torch.bincount(split.subcategories).max().item() / len(split)},
+    }
+    if any(source == "tmir" for source, _ in spec.columns.values()):
+        values["tmir"] = ev.chance_tmir(fashioniq_split(root, "val", s.image_size))
+    return {
+        column: values[source].get(key, float("nan"))
+        for column, (source, key) in spec.columns.items()
+    }
+
+
+def tie_report(
+    variants: Sequence[str], profile: str, seeds: Sequence[int] | None = None
+) -> pd.DataFrame:
+    """Ties, collapse and hubs of each retrieval run: one row per variant and seed with the percent
+    of queries whose positive ties (``<protocol>/<direction>_tied``), the embeddings' spread
+    (``spread/<image|text>_<effective_rank|mean_cos|distinct>``) and the full protocol's
+    ``full/<direction>_first_choices`` (`fashionsap_eval`); seeds default to the profile's."""
+    rows = []
+    for variant in variants:
+        for seed in sap_settings(profile).seeds if seeds is None else seeds:
+            metrics = evaluate_retrieval(variant, seed, profile)
+            kept = ("_tied", "_first_choices", "spread/")
+            rows.append(
+                {"variant": variant, "seed": seed}
+                | {k: v for k, v in metrics.items() if any(w in k for w in kept)}
+            )
+    return pd.DataFrame(rows)
+
+
+#: Embeddings count as (nearly) collapsed above this mean pairwise cosine.
+COLLAPSE_COS = 0.9
+
+
+def tie_sentence(report: pd.DataFrame, profile: str) -> str:
+    """What a `tie_report` says in words, with a random ranking's first choices beside ours."""
+    tied = [c for c in report.columns if c.endswith("_tied")]
+    worst = report[tied].max()
+    if (worst > 0).any():
+        shares = ", ".join(f"{c} up to {worst[c]:.1f}%" for c in tied if worst[c] > 0)
+        parts = [f"Positives tie with other candidates ({shares} of the queries)."]
+    else:
+        parts = ["No positive ties with another candidate in any run or protocol."]
+    collapsed = []
+    for side in ("image", "text"):
+        rank, cos = report[f"spread/{side}_effective_rank"], report[f"spread/{side}_mean_cos"]
+        parts.append(
+            f"The {side} embeddings have an effective rank of {rank.min():.1f} to "
+            f"{rank.max():.1f} and a mean pairwise cosine of {cos.min():.2f} to {cos.max():.2f}."
+        )
+        bad = report[cos > COLLAPSE_COS]
+        collapsed += [
+            f"the {side} embeddings of {v} seed {s}" for v, s in bad[["variant", "seed"]].values
+        ]
+    split = fashiongen_split(str(world_root(profile)), "validation")
+    images, products = len(split), len(split.products())
+    for direction, queries, candidates, what in (
+        ("i2t", images, products, "texts are some image's"),
+        ("t2i", products, images, "images are some text's"),
+    ):
+        ours = report[f"full/{direction}_first_choices"]
+        parts.append(
+            f"{ours.min():.1f} to {ours.max():.1f}% of the {what} first choice (a random "
+            f"ranking: {ev.chance_first_choices(queries, candidates):.1f}%)."
+        )
+    if collapsed:
+        parts.append(
+            f"Nearly collapsed (mean cosine above {COLLAPSE_COS:g}): {', '.join(collapsed)}."
+        )
+    return " ".join(parts)
 
 
 def table(name: str, profile: str, seeds: tuple[int, ...] | None = None):

@@ -1,0 +1,230 @@
+"""FashionSAP's claims judged from per-query evidence paired across models and seeds.
+
+- ``SAPClaim(table, claim, a, b, metric)``: "A > B" on one column of a reproduced table
+  (`fashionsap_tables.TABLES`; A and B are the table's row names).
+- ``claim_evidence(table, column, variant, profile, seeds, load=None)``: the per-query values behind one
+  table cell, one `PerQuery` per seed: R@k hits (0/100) from the stored ranks (a "Mean" column
+  pools its parts with `fashionsap_eval.balanced`), per-image correctness for CR/SCR.
+- ``judge_claims(claims, profile, seeds=None, load=None)``: every claim through `stats.compare` and one
+  `stats.judge` (Holm across the given claims) -> the ledger table `claims.publish_claims` takes.
+- ``judge_entries(entries)``: the same for evidence a chapter measures itself (Grad-CAM), with
+  ``gradcam_evidence(scores, variant, kind, seeds)`` turning its scores into `PerQuery`s.
+
+Macro-F is a ratio over classes, not a mean over images, so a claim on a Macro-F column is judged
+on per-image accuracy, and the ledger's metric says so. δ comes from `stats.delta_for`
+per metric family (`FAMILIES`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from fashion_lib import stats
+from fashion_lib.data.taxonomy import FASHIONIQ_CATEGORIES
+from fashion_lib.errors import ConfigError
+from fashion_lib.evidence import PerQuery, hits_at
+from fashion_lib.experiments.fashionsap_eval import balanced
+from fashion_lib.experiments.fashionsap_runs import sap_settings, variant_evidence
+from fashion_lib.experiments.fashionsap_tables import ABLATION, TABLES
+from fashion_lib.results import paper_table
+
+__all__ = [
+    "FAMILIES",
+    "VERDICT_COLUMNS",
+    "ClaimEntry",
+    "SAPClaim",
+    "claim_evidence",
+    "gradcam_evidence",
+    "judge_claims",
+    "judge_entries",
+    "paper_value",
+]
+
+#: The columns a chapter shows of a judged table.
+VERDICT_COLUMNS = ["claim", "metric", "mean_a", "mean_b", "diff", "lo", "hi", "delta", "p"]
+VERDICT_COLUMNS += ["verdict", "seeds"]
+#: Metric family of each evidence source, for `stats.delta_for`.
+FAMILIES = {"retrieval": "recall", "tmir": "recall", "cr": "accuracy", "scr": "accuracy"}
+
+#: (variant, task, profile, group, seeds) -> one PerQuery per seed (`fashionsap_runs`).
+Loader = Callable[[str, str, str, str, Sequence[int]], list[PerQuery]]
+
+
+@dataclass(frozen=True)
+class SAPClaim:
+    """The paper's claim "A > B" on one column of one of our tables (A, B: its row names)."""
+
+    table: str
+    claim: str
+    a: str
+    b: str
+    metric: str
+
+
+@dataclass(frozen=True)
+class ClaimEntry:
+    """One claim with its paired evidence (seed i of A pairs with seed i of B)."""
+
+    source: str
+    claim: str
+    metric: str
+    a: str
+    b: str
+    family: str
+    evidence_a: list[PerQuery]
+    evidence_b: list[PerQuery]
+    paper_a: float = float("nan")
+    paper_b: float = float("nan")
+
+
+def _by_category(ranks: PerQuery, category: str) -> PerQuery:
+    """The TMIR queries of one category (keys "<category>|...")."""
+    keep = np.char.startswith(ranks.keys.astype(str), f"{category}|")
+    return PerQuery(ranks.keys[keep], ranks.values[keep])
+
+
+def claim_evidence(
+    table: str,
+    column: str,
+    variant: str,
+    profile: str,
+    seeds: Sequence[int],
+    load: Loader | None = None,
+) -> tuple[list[PerQuery], str]:
+    """Per-seed per-query values of one column of `table` for `variant`, and the metric family.
+
+    `load` reads one evidence group over seeds (default `fashionsap_runs.variant_evidence`, which
+    runs whatever is missing).
+    """
+    load = load or variant_evidence
+    spec = TABLES[table]
+    if column not in spec.columns:
+        raise ConfigError(f"{table} has no column {column!r}; choose one of {list(spec.columns)}")
+    source, key = spec.columns[column]
+    if source == "retrieval":
+        direction, k = key.split("_r")
+        parts = ("i2t", "t2i") if direction == "mean" else (direction,)
+        ranks = {
+            d: load(variant, source, profile, f"{spec.protocol}/{d}_rank", seeds) for d in parts
+        }
+        values = [
+            balanced({d: hits_at(ranks[d][i], int(k)) for d in parts}) for i in range(len(seeds))
+        ]
+    elif source in ("cr", "scr"):
+        values = load(variant, source, profile, f"{source}/correct", seeds)
+    else:
+        category, k = key.split("/r")
+        parts = FASHIONIQ_CATEGORIES if category == "mean" else (category,)
+        ranks = load(variant, source, profile, "tmir/rank", seeds)
+        values = [balanced({c: hits_at(_by_category(r, c), int(k)) for c in parts}) for r in ranks]
+    return values, FAMILIES[source]
+
+
+def paper_value(table: str, row: str, column: str) -> float:
+    """The paper's number in a table cell (NaN where it prints none); Table 6 rows are variants."""
+    paper = paper_table(TABLES[table].paper)
+    if table == "table6":
+        paper = paper.reset_index()
+        match = (paper[["ptp", "trp", "fsis"]].to_numpy() == ABLATION[row]).all(axis=1)
+        return float(paper.loc[match, column].iloc[0])
+    return float(paper[column].get(row, float("nan")))
+
+
+def judged_metric(table: str, column: str) -> str:
+    """The metric name in the ledger: the column, or how a Macro-F column is judged."""
+    if TABLES[table].columns[column][1] == "macro_f":
+        return f"{column} (judged on per-image accuracy)"
+    return column
+
+
+def judge_claims(
+    claims: Sequence[SAPClaim],
+    profile: str,
+    seeds: Sequence[int] | None = None,
+    load: Loader | None = None,
+    level: float = 0.95,
+) -> pd.DataFrame:
+    """Judge table claims from their per-query evidence (`judge_entries`) over `seeds` (default:
+    the profile's)."""
+    seeds = sap_settings(profile).seeds if seeds is None else seeds
+    entries = []
+    for c in claims:
+        rows = TABLES[c.table].rows
+        (ea, family), (eb, _) = (
+            claim_evidence(c.table, c.metric, rows[side], profile, seeds, load)
+            for side in (c.a, c.b)
+        )
+        entries.append(
+            ClaimEntry(
+                source=f"Table {c.table.removeprefix('table')}",
+                claim=c.claim,
+                metric=judged_metric(c.table, c.metric),
+                a=c.a,
+                b=c.b,
+                family=family,
+                evidence_a=ea,
+                evidence_b=eb,
+                paper_a=paper_value(c.table, c.a, c.metric),
+                paper_b=paper_value(c.table, c.b, c.metric),
+            )
+        )
+    return judge_entries(entries, level)
+
+
+def judge_entries(entries: Sequence[ClaimEntry], level: float = 0.95) -> pd.DataFrame:
+    """Every "A > B" entry through `stats.compare`, then one `stats.judge` (Holm across them).
+
+    Returns:
+        One row per entry: paper, source, claim, metric, a, b, spread_a and spread_b (min, max of
+        the per-seed means), paper_a, paper_b, then every column of `stats.judge`'s table (diff,
+        lo, hi, level, delta, p, verdict, seeds, ...); mean_a, mean_b and seeds are computed here
+        where `stats.judge` gives none.
+    """
+    rows = []
+    for e in entries:
+        means = [
+            [float(np.nanmean(q.values)) for q in side] for side in (e.evidence_a, e.evidence_b)
+        ]
+        rows.append(
+            {"paper": "FashionSAP", "source": e.source, "claim": e.claim, "metric": e.metric}
+            | {"a": e.a, "b": e.b, "paper_a": e.paper_a, "paper_b": e.paper_b}
+            | {"mean_a": float(np.mean(means[0])), "mean_b": float(np.mean(means[1]))}
+            | {
+                "spread_a": (min(means[0]), max(means[0])),
+                "spread_b": (min(means[1]), max(means[1])),
+            }
+            | {"seeds": (len(means[0]), len(means[1]))}
+        )
+    judged = stats.judge(
+        [stats.compare(e.evidence_a, e.evidence_b) for e in entries],
+        [">"] * len(entries),
+        [stats.delta_for(e.family) for e in entries],
+        level,
+    )
+    ours = pd.DataFrame(rows)
+    return pd.concat([ours.drop(columns=[c for c in judged if c in ours]), judged], axis=1)
+
+
+def gradcam_evidence(
+    scores: pd.DataFrame, variant: str, kind: str, seeds: Sequence[int]
+) -> list[PerQuery]:
+    """Grad-CAM mass inside the part (percent) per map, one `PerQuery` per seed.
+
+    Args:
+        scores: `analysis.gradcam.gradcam_scores` rows with ``variant`` and ``seed`` columns.
+        kind: "word" (key "<row>|<word>|<part>|<occurrence>") or "caption" (key "<row>").
+    """
+    out = []
+    for seed in seeds:
+        part = scores[(scores["variant"] == variant) & (scores["seed"] == seed)]
+        part = part[part["kind"] == kind]
+        occurrence = part.groupby(["row", "word", "part"]).cumcount().astype(str)
+        keys = part["row"].astype(str)
+        if kind == "word":
+            keys = keys + "|" + part["word"] + "|" + part["part"] + "|" + occurrence
+        out.append(PerQuery(keys.to_numpy(str), 100.0 * part["mass"].to_numpy(float)))
+    return out
