@@ -153,9 +153,7 @@ class Plan:
     protect: str | None = None
 
 
-def _until(
-    rng: np.random.Generator, draw_spec: Callable[[], g.GarmentSpec], shows: Callable, what: str
-) -> g.GarmentSpec:
+def _until(draw_spec: Callable[[], g.GarmentSpec], shows: Callable, what: str) -> g.GarmentSpec:
     """The first spec of `draw_spec` that `shows`; a value no spec shows is a generator bug."""
     for _ in range(5000):
         spec = draw_spec()
@@ -188,8 +186,7 @@ def _plan_darn(knobs: Knobs, i: int) -> tuple[Plan, np.random.Generator, np.rand
         pool = g.GARMENTS if rng.random() < 0.2 else ("dress", *g.TOPS, *g.OUTER, "jumpsuit")
         spec = g.sample_spec(rng, choice(rng, pool), knobs.style_prob)
     else:
-        spec = _until(
-            rng,
+        spec = _until(  # any garment, until it shows the value
             lambda: g.sample_spec(rng, None, knobs.style_prob),
             lambda s: lab.darn_labels(s)[a] == forced,
             f"DARN value {lab.DARN_PROXY.value_name(a, forced)!r}",
@@ -205,7 +202,6 @@ def _plan_deepfashion(
     rng, nuisance = generators(knobs.seed, "DeepFashion", i)
     t, forced = target(lab.DEEPFASHION_PROXY.counts, i)
     spec = _until(
-        rng,
         lambda: g.sample_spec(rng, None, knobs.style_prob),
         lambda s: any(p[0] == t and forced in (None, p[1]) for p in lab.deepfashion_labels(s)),
         f"DeepFashion class {t}/{forced}",
