@@ -110,7 +110,7 @@ print(symbols.groupby(symbols).apply(lambda s: ", ".join(s.index)).to_string())
 # coordinates and every part's mask comes for free. Lighting, clutter behind the model, an
 # occluder in front and sensor noise complete the picture; `strength` scales them all.
 #
-# Generating the profile's world takes seconds for `smoke` and about a minute for `cpu`; an
+# Generating the profile's world takes seconds for `smoke` and about two minutes for `cpu`; an
 # existing world with the same settings is reused.
 
 # %%
