@@ -3,6 +3,7 @@
 #   make test                                 ruff (lint + format check) and the whole pytest suite,
 #                                             incl. the smoke book in headless Chromium
 #   make lab                                  JupyterLab on the .py chapters (jupytext), .venv's kernel
+#   make gpu-check                            on one GPU: every gpu-profile family with AMP, one DDP job
 SHELL := /bin/bash
 .SHELLFLAGS := -eo pipefail -c
 PROFILE ?= cpu
@@ -14,9 +15,10 @@ export NLTK_DATA := $(CURDIR)/.data/nltk_data
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: book test lint format env wordnet mathjax chromium lab clean
+.PHONY: book test lint format env wordnet mathjax npm chromium lab clean gpu-check
 
 book: env wordnet mathjax
+	$(PY) -m fashion_lib book check --profile $(PROFILE)
 	if [ "$(PROFILE)" != paper ]; then $(PY) -m fashion_lib data make --profile $(PROFILE) --if-missing; fi
 	$(PY) -m fashion_lib book run --profile $(PROFILE)
 	rm -rf _build/.doctrees
@@ -56,8 +58,9 @@ wordnet: env
 	fi
 	$(PY) -m fashion_lib setup wordnet
 
-# MathJax 3 served by the book itself (offline reading): npm's tarball, checked against its sha256,
-# unpacked into the git-ignored .data/static/, which _config.yml adds to html_static_path.
+# MathJax 3 served by the book itself (offline reading): the package's tarball fetched by npm's own
+# client (`npm pack`, with a throw-away cache), checked against its sha256, unpacked into the
+# git-ignored .data/static/, which _config.yml adds to html_static_path.
 # Kept: the TeX+MathML bundle Sphinx loads and the components it loads on demand (fonts, extensions,
 # menu, accessibility).
 MATHJAX_VERSION := 3.2.2
@@ -66,16 +69,31 @@ MATHJAX_DIR := .data/static/mathjax
 MATHJAX_STAMP := .data/mathjax-$(MATHJAX_VERSION).installed
 mathjax: $(MATHJAX_STAMP)
 
-$(MATHJAX_STAMP): | env
+$(MATHJAX_STAMP): | env npm
 	rm -rf $(MATHJAX_DIR) .data/mathjax-*.installed
 	tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && \
-	  $(PY) -c 'import sys, urllib.request; urllib.request.urlretrieve(*sys.argv[1:])' \
-	    https://registry.npmjs.org/mathjax/-/mathjax-$(MATHJAX_VERSION).tgz "$$tmp/mathjax.tgz" && \
-	  echo "$(MATHJAX_SHA256)  $$tmp/mathjax.tgz" | sha256sum --check --quiet - && \
-	  tar -xzf "$$tmp/mathjax.tgz" -C "$$tmp" && mkdir -p $(MATHJAX_DIR) && \
+	  npm pack --silent --cache "$$tmp/cache" --pack-destination "$$tmp" \
+	    mathjax@$(MATHJAX_VERSION) >/dev/null && \
+	  echo "$(MATHJAX_SHA256)  $$tmp/mathjax-$(MATHJAX_VERSION).tgz" | sha256sum --check --quiet - && \
+	  tar -xzf "$$tmp/mathjax-$(MATHJAX_VERSION).tgz" -C "$$tmp" && mkdir -p $(MATHJAX_DIR) && \
 	  cp -r "$$tmp"/package/es5/{tex-mml-chtml.js,a11y,input,output,sre,ui} "$$tmp"/package/LICENSE \
 	    $(MATHJAX_DIR)/
 	touch $@
+
+# On one GPU: every model family of the gpu profile for 200 AMP steps and one torchrun DDP job,
+# with images/s and peak GPU memory per family (fashion_lib/gpu_check.py); exits 1 without a GPU.
+gpu-check: env
+	$(PY) -m fashion_lib.gpu_check
+
+# npm, the package client that fetches MathJax, from Debian when missing.
+npm:
+	@if ! command -v npm >/dev/null; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends npm; \
+	  else \
+	    echo "error: npm is missing; run: sudo apt-get install npm" >&2; exit 1; \
+	  fi; \
+	fi
 
 # Headless Chromium from Debian for tests/test_browser.py (driven over the DevTools protocol).
 chromium:

@@ -1,18 +1,27 @@
 """The claims ledger: every chapter that judges a paper's claim records its verdicts here.
 
-A chapter computes its verdicts with `fashion_lib.results` (`claim_table` or `verdict`) and hands
-the table to `publish_claims`, which writes ``<runs_dir>/claims/<profile>/<chapter>.json``
-atomically. The book's landing page (``notebooks/99_scoreboard.py``) reads every ledger of its
-profile back with `load_claims` and turns them into the scoreboard with `scoreboard`,
-`verdict_counts` and `scoreboard_html`; no number on it is typed by hand.
+A chapter judges its claims with `fashion_lib.stats` (`compare` per claim, then `judge` across
+them), adds who and what each claim is about, and hands the table to `publish_claims`, which
+checks every row and writes ``<runs_dir>/claims/<profile>/<chapter>.json`` atomically. The book's
+landing page (``notebooks/99_scoreboard.py``) reads every ledger of its profile back with
+`load_claims` and turns them into the scoreboard with `scoreboard`, `verdict_counts` and
+`scoreboard_html`; no number on it is typed by hand.
 
 A ledger holds one section per anchor (the MyST target ``(anchor)=`` heading the chapter's verdict
 section), so a chapter may publish several sections; publishing a section replaces it and keeps the
-others. The table given to `publish_claims` has `claim_table`'s columns (claim, verdict, mean_a,
-mean_b, spread_a, spread_b, seeds) plus ``paper`` ("M3-Net" or "FashionSAP"), ``source`` (the
-paper's table or figure) and ``metric``; optional columns: ``a`` and ``b`` (the two sides' names,
-parsed from a claim "A > B" or "A ~ B"), ``paper_a`` and ``paper_b`` (the paper's own numbers, NaN
-where it prints none) and ``paper_direction`` (derived from the paper's numbers when absent).
+others. The table given to `publish_claims` has `stats.judge`'s columns (kind, mean_a, mean_b,
+diff, se, df, lo, hi, level, delta, p, verdict, seeds, queries, dropped, note) plus ``paper``
+("M3-Net" or "FashionSAP"), ``source`` (the paper's table or figure), ``metric``, ``a`` and ``b``
+(the two sides' names; or a ``claim`` "A > B" / "A ~ B" they are parsed from) and optionally
+``claim`` (the claim in words, "A > B" by default), ``paper_a`` and ``paper_b`` (the paper's own
+numbers, NaN where it prints none). Extra columns are ignored.
+
+No verdict is taken on trust: every row, when published and when read back, must reproduce its
+interval from (diff, se, df, level), its p from (kind, diff, se, df, delta) and its verdict from
+(kind, lo, hi, delta) by `fashion_lib.stats`' rule; a row that does not is refused, naming the
+file. What the chapter pages show: intervals and verdicts with Holm across the claims of one
+published section. What the scoreboard shows: the same claims re-judged with Holm across all
+claims of their paper (`stats.apply_holm`), so a verdict there can be more cautious.
 """
 
 from __future__ import annotations
@@ -21,20 +30,19 @@ import html
 import json
 import math
 import re
+import textwrap
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
 import pandas as pd
 import yaml
 
-from fashion_lib import paths
+from fashion_lib import paths, stats
 from fashion_lib.atomic import write_text
 from fashion_lib.errors import ConfigError, DataError
-from fashion_lib.results import HELD, INCONCLUSIVE, NOT_HELD
 
 __all__ = [
     "NOT_RUN",
-    "VERDICTS",
     "Claim",
     "claims_dir",
     "load_claims",
@@ -45,11 +53,13 @@ __all__ = [
 ]
 
 NOT_RUN = "not run"
-VERDICTS = (HELD, NOT_HELD, INCONCLUSIVE)
 _ANCHOR = re.compile(r"^[a-z][a-z0-9-]*$")  # already in the form Sphinx gives an HTML id
-_SIDES = re.compile(r"(.+?) [>~] (.+)")  # "A > B" (ordering) or "A ~ B" (comparable)
-_REQUIRED = ("paper", "source", "claim", "metric", "verdict", "mean_a", "mean_b")
-_REQUIRED += ("spread_a", "spread_b", "seeds")
+_SIDES = re.compile(r"(.+?) ([>~]) (.+)")  # "A > B" (ordering) or "A ~ B" (comparable)
+_REQUIRED = ("paper", "source", "metric", "kind", "mean_a", "mean_b", "diff", "se", "df", "lo")
+_REQUIRED += ("hi", "level", "delta", "p", "verdict", "seeds", "queries")
+_TOLERANCE = 1e-9  # relative: JSON keeps floats exactly, so only arithmetic rounding is allowed
+LEDGER_VERSION = 2  # 2: verdicts from per-query evidence (`stats`); 1 (no version): seed ranges
+CLAIM_WIDTH = 30  # characters per line of the claim column: the table fits an 80-column page
 
 
 @dataclass(frozen=True)
@@ -61,30 +71,45 @@ class Claim:
         source: the paper's table or figure, e.g. "Table 2, DeepFashion".
         claim: the claim in words, e.g. "M3-Net > MODC".
         metric: the metric both sides are compared on.
-        verdict: held, not held or inconclusive (`fashion_lib.results.verdict`).
+        kind: ">" (A better than B) or "~" (A comparable to B).
         a, b: the names of the two sides.
-        mean_a, mean_b: our means over seeds.
-        spread_a, spread_b: our (min, max) over seeds.
-        seeds: number of seeds (or values) of each side.
+        mean_a, mean_b: our means over seeds and queries; diff = mean_a - mean_b.
+        se, df: the standard error of diff and its degrees of freedom (`stats.compare`).
+        lo, hi, level: the interval of diff at the claim's own confidence level (after Holm).
+        delta: the margin δ of "no difference" (`stats.DELTAS`).
+        p: the raw p-value of a decisive verdict (`stats.decisive_p`).
+        verdict: one of `stats.KINDS[kind]`.
+        seeds: seeds of each side (paired); queries: queries compared; dropped: queries dropped.
         paper_a, paper_b: the paper's numbers for the two sides, None where it prints none.
-        paper_direction: the paper's own direction ("A > B", "A < B", "A = B"), None if unknown.
+        paper_diff: paper_a - paper_b, None where either is missing.
+        note: what the interval does not cover ("" if nothing to say).
     """
 
     paper: str
     source: str
     claim: str
     metric: str
-    verdict: str
+    kind: str
     a: str
     b: str
     mean_a: float
     mean_b: float
-    spread_a: tuple[float, float]
-    spread_b: tuple[float, float]
+    diff: float
+    se: float
+    df: float
+    lo: float
+    hi: float
+    level: float
+    delta: float
+    p: float
+    verdict: str
     seeds: tuple[int, int]
+    queries: int
+    dropped: int
     paper_a: float | None
     paper_b: float | None
-    paper_direction: str | None
+    paper_diff: float | None
+    note: str
 
 
 def claims_dir(profile: str) -> Path:
@@ -105,10 +130,52 @@ def _number(value: object) -> float | None:
     return number if math.isfinite(number) else None
 
 
-def _direction(paper_a: float | None, paper_b: float | None) -> str | None:
-    if paper_a is None or paper_b is None:
-        return None
-    return "A > B" if paper_a > paper_b else "A < B" if paper_a < paper_b else "A = B"
+def _finite(row: dict, key: str) -> float:
+    number = _number(row[key])
+    if number is None:
+        raise ConfigError(f"{key} must be a finite number, not {row[key]!r}")
+    return number
+
+
+def _close(x: float, y: float) -> bool:
+    return math.isclose(x, y, rel_tol=_TOLERANCE, abs_tol=_TOLERANCE)
+
+
+def _checked_numbers(row: dict, kind: str) -> dict[str, float]:
+    """The row's numbers, after checking that they reproduce its interval, p and verdict."""
+    names = ("mean_a", "mean_b", "diff", "se", "df", "lo", "hi", "level", "delta", "p")
+    x = {name: _finite(row, name) for name in names}
+    if x["se"] < 0 or x["df"] <= 0 or x["delta"] <= 0 or not 0 < x["level"] < 1:
+        raise ConfigError("se >= 0, df > 0, delta > 0 and 0 < level < 1 are required")
+    if not _close(x["diff"], x["mean_a"] - x["mean_b"]):
+        raise ConfigError(f"diff {x['diff']} is not mean_a - mean_b")
+    lo, hi = stats.interval(x["diff"], x["se"], x["df"], x["level"])
+    if not (_close(x["lo"], lo) and _close(x["hi"], hi)):
+        raise ConfigError(
+            f"interval [{x['lo']:.4g}, {x['hi']:.4g}] is not diff +/- t * se at level "
+            f"{x['level']:.4g} ([{lo:.4g}, {hi:.4g}])"
+        )
+    p = stats.decisive_p(kind, x["diff"], x["se"], x["df"], x["delta"])
+    if not _close(x["p"], p):
+        raise ConfigError(f"p {x['p']:.4g} is not the p of its numbers ({p:.4g})")
+    rule = stats.verdict(kind, x["lo"], x["hi"], x["delta"])
+    if row["verdict"] != rule:
+        raise ConfigError(
+            f"verdict {row['verdict']!r} disagrees with its interval, δ and kind "
+            f"(the rule gives {rule!r})"
+        )
+    return x
+
+
+def _counts(row: dict) -> tuple[tuple[int, int], int, int]:
+    seeds = tuple(int(n) for n in row["seeds"])
+    queries, dropped = (
+        int(row["queries"]),
+        int(0 if _missing(row.get("dropped")) else row["dropped"]),
+    )
+    if len(seeds) != 2 or min(seeds) < 1 or queries < 1 or dropped < 0:
+        raise ConfigError("seeds must be a pair of positive counts, queries positive")
+    return seeds, queries, dropped
 
 
 def _claim_from_row(row: dict) -> Claim:
@@ -116,37 +183,39 @@ def _claim_from_row(row: dict) -> Claim:
     missing = [key for key in _REQUIRED if key not in row]
     if missing:
         raise ConfigError(f"a claim row lacks the column(s) {', '.join(missing)}")
-    if row["verdict"] not in VERDICTS:
-        raise ConfigError(f"verdict {row['verdict']!r} is not one of {', '.join(VERDICTS)}")
-    a, b = row.get("a"), row.get("b")
+    kind = row["kind"]
+    if kind not in stats.KINDS:
+        raise ConfigError(f"kind {kind!r} is not one of {', '.join(stats.KINDS)}")
+    if row["verdict"] not in stats.KINDS[kind]:
+        raise ConfigError(
+            f"verdict {row['verdict']!r} is not one of {', '.join(stats.KINDS[kind])}"
+        )
+    a, b, text = row.get("a"), row.get("b"), row.get("claim")
     if _missing(a) or _missing(b):
-        sides = _SIDES.fullmatch(str(row["claim"]))
+        sides = None if _missing(text) else _SIDES.fullmatch(str(text))
         if sides is None:
-            raise ConfigError(f"claim {row['claim']!r} is not 'A > B'; give columns a and b")
-        a, b = sides.groups()
+            raise ConfigError(f"claim {text!r} is not 'A > B' or 'A ~ B'; give columns a and b")
+        a, _, b = sides.groups()
+    numbers = _checked_numbers(row, kind)
+    seeds, queries, dropped = _counts(row)
     paper_a, paper_b = _number(row.get("paper_a")), _number(row.get("paper_b"))
-    direction = row.get("paper_direction")
-    if _missing(direction):
-        direction = _direction(paper_a, paper_b)
-    spread_a, spread_b = (tuple(float(v) for v in row[k]) for k in ("spread_a", "spread_b"))
-    if len(spread_a) != 2 or len(spread_b) != 2 or len(tuple(row["seeds"])) != 2:
-        raise ConfigError(f"claim {row['claim']!r}: spreads and seeds must be pairs")
     return Claim(
         paper=str(row["paper"]),
         source=str(row["source"]),
-        claim=str(row["claim"]),
+        claim=f"{a} {kind} {b}" if _missing(text) else str(text),
         metric=str(row["metric"]),
-        verdict=str(row["verdict"]),
+        kind=kind,
         a=str(a),
         b=str(b),
-        mean_a=float(row["mean_a"]),
-        mean_b=float(row["mean_b"]),
-        spread_a=spread_a,
-        spread_b=spread_b,
-        seeds=tuple(int(n) for n in row["seeds"]),
+        **numbers,
+        verdict=row["verdict"],
+        seeds=seeds,
+        queries=queries,
+        dropped=dropped,
         paper_a=paper_a,
         paper_b=paper_b,
-        paper_direction=direction,
+        paper_diff=None if paper_a is None or paper_b is None else paper_a - paper_b,
+        note="" if _missing(row.get("note")) else str(row["note"]),
     )
 
 
@@ -163,7 +232,8 @@ def publish_claims(chapter: str, profile: str, table: pd.DataFrame, anchor: str)
         The ledger file written.
 
     Raises:
-        ConfigError: unknown chapter, malformed anchor, missing column or unknown verdict.
+        ConfigError: unknown chapter, malformed anchor, missing column, or a row whose interval,
+            p or verdict its own numbers do not reproduce (module docstring).
     """
     if not (paths.NOTEBOOKS_DIR / f"{chapter}.py").is_file():
         raise ConfigError(f"no chapter notebooks/{chapter}.py to link the claims to")
@@ -171,11 +241,28 @@ def publish_claims(chapter: str, profile: str, table: pd.DataFrame, anchor: str)
         raise ConfigError(f"anchor {anchor!r} must be lowercase letters, digits and hyphens")
     claims = [asdict(_claim_from_row(row)) for row in table.to_dict("records")]
     path = claims_dir(profile) / f"{chapter}.json"
-    sections = _read_ledger(path)["sections"] if path.is_file() else {}
+    sections = _read_ledger(path)["sections"] if _current(path) else {}  # older: start afresh
     sections[anchor] = claims
-    ledger = {"chapter": chapter, "profile": profile, "sections": sections}
+    ledger = {"version": LEDGER_VERSION, "chapter": chapter, "profile": profile}
+    ledger["sections"] = sections
     write_text(path, json.dumps(ledger, indent=1, allow_nan=False) + "\n")
     return path
+
+
+def _current(path: Path) -> bool:
+    """True when `path` holds a ledger of `LEDGER_VERSION`; False when absent or older.
+
+    A ledger of an older version was written by older code with another verdict rule: it is
+    not read (its chapter shows as not run) and is replaced when the chapter publishes again.
+    Anything else that is not a readable ledger counts as current and fails in `_read_ledger`.
+    """
+    if not path.is_file():
+        return False
+    try:
+        version = json.loads(path.read_text(encoding="utf-8")).get("version", 1)
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, AttributeError):
+        return True
+    return not (isinstance(version, int) and version < LEDGER_VERSION)
 
 
 def _read_ledger(path: Path) -> dict:
@@ -186,7 +273,8 @@ def _read_ledger(path: Path) -> dict:
         raise DataError(path, f"not a readable claims ledger ({exc})") from None
     if not isinstance(ledger, dict) or not isinstance(ledger.get("sections"), dict):
         raise DataError(path, "a claims ledger needs an object with a 'sections' object")
-    for key, expected in (("chapter", path.stem), ("profile", path.parent.name)):
+    checks = [("version", LEDGER_VERSION), ("chapter", path.stem), ("profile", path.parent.name)]
+    for key, expected in checks:
         if ledger.get(key) != expected:
             raise DataError(path, f"ledger names {key} {ledger.get(key)!r}, not {expected!r}")
     for anchor, entries in ledger["sections"].items():
@@ -208,11 +296,15 @@ def _read_ledger(path: Path) -> dict:
 def load_claims(profile: str) -> pd.DataFrame:
     """Every claim published under `profile`, one row each, with its chapter and anchor.
 
+    Ledgers of an older version are skipped (their chapters show as not run on the scoreboard).
+
     Raises:
         DataError: a ledger is malformed (the message names the file).
     """
     rows = []
     for path in sorted(claims_dir(profile).glob("*.json")):
+        if not _current(path):
+            continue
         for anchor, entries in _read_ledger(path)["sections"].items():
             rows += [{**entry, "chapter": path.stem, "anchor": anchor} for entry in entries]
     columns = [f.name for f in fields(Claim)] + ["chapter", "anchor"]
@@ -241,17 +333,28 @@ def scoreboard(
     profile: str,
     notebooks_dir: Path = paths.NOTEBOOKS_DIR,
     toc_path: Path = paths.PROJECT_ROOT / "_toc.yml",
+    level: float = 0.95,
 ) -> pd.DataFrame:
-    """The published claims of `profile`, plus one "not run" row per chapter without a ledger.
+    """The published claims of `profile`, re-judged with Holm per paper, plus "not run" rows.
 
-    The chapters are those of the table of contents; one counts as judging claims when its source
-    ``<notebooks_dir>/<stem>.py`` calls ``publish_claims(``, and its paper is the caption of its part.
+    Each paper's claims, from all its chapters, form one family: `stats.apply_holm` recomputes
+    lo, hi, level and verdict of each claim at the family `level` (the chapter's own verdict is
+    kept as ``chapter_verdict``). The chapters are those of the table of contents; one counts as
+    judging claims when its source ``<notebooks_dir>/<stem>.py`` calls ``publish_claims(``, and
+    its paper is the caption of its part; one without a ledger gives a "not run" row.
 
     Returns:
-        `load_claims`'s columns plus ``command`` (the command that runs a missing chapter, empty
-        for published claims).
+        `load_claims`'s columns plus ``chapter_verdict``, ``p_holm`` and ``command`` (the
+        command that runs a missing chapter, empty for published claims).
     """
-    board = load_claims(profile).assign(command="")
+    claims = load_claims(profile)
+    families = [
+        stats.apply_holm(group.assign(chapter_verdict=group["verdict"]), level)
+        for _, group in claims.groupby("paper", sort=False)
+    ]
+    columns = [*claims.columns, "chapter_verdict", "p_holm", "command"]
+    board = pd.concat(families, ignore_index=True) if families else pd.DataFrame(columns=columns)
+    board = board.assign(command="").reindex(columns=columns)
     published = set(board["chapter"])
     missing = []
     for stem, paper in _chapter_parts(toc_path).items():
@@ -270,54 +373,58 @@ def scoreboard(
                     f"--only {stem.split('_', 1)[0]}",
                 }
             )
-    return pd.concat([board, pd.DataFrame(missing, columns=board.columns)], ignore_index=True)
+    return pd.concat([board, pd.DataFrame(missing, columns=columns)], ignore_index=True)
 
 
 def verdict_counts(board: pd.DataFrame) -> pd.DataFrame:
-    """Claims per paper and verdict (held, not held, inconclusive, not run), with a total."""
+    """Claims per paper and verdict (`stats.VERDICTS` and "not run"), with a total."""
     counts = pd.crosstab(board["paper"], board["verdict"])
     counts = counts.reindex(board["paper"].unique())  # papers in reading order
-    counts = counts.reindex(columns=[*VERDICTS, NOT_RUN], fill_value=0)
+    counts = counts.reindex(columns=[*stats.VERDICTS, NOT_RUN], fill_value=0)
     counts["total"] = counts.sum(axis=1)
     counts.columns.name = None
     return counts
 
 
-def _text(value: object) -> str:
-    """HTML-escaped text of a cell, empty for a missing value."""
-    return "" if _missing(value) else html.escape(str(value))
+def _lines(text: str, width: int) -> str:
+    """`text` HTML-escaped and wrapped at `width` characters with <br>."""
+    return "<br>".join(html.escape(line) for line in textwrap.wrap(text, width)) or ""
 
 
-def _ours(mean: float, spread: tuple[float, float]) -> str:
-    return "" if _missing(mean) else f"{mean:.2f} ({spread[0]:.2f}..{spread[1]:.2f})"
+def _signed(value: object) -> str:
+    return "" if _missing(value) else f"{value:+.2f}"
 
 
 def scoreboard_html(board: pd.DataFrame, paper: str) -> str:
-    """One paper's rows of the scoreboard as an HTML table, with a link to each claim's evidence.
+    """One paper's rows of the scoreboard as a narrow HTML table, linking each claim's evidence.
 
-    Every cell is HTML-escaped except the links, which point at ``<chapter>.html#<anchor>`` beside
-    the scoreboard's own page; a "not run" row shows the command that runs its chapter instead.
+    Columns: the claim (wrapped, with metric, source and any note), the paper's difference A - B, ours
+    with its interval (at the claim's Holm level), δ, the verdict, seeds per side, and a link to
+    ``<chapter>.html#<anchor>`` beside the scoreboard's own page. Every text is HTML-escaped; a
+    "not run" row shows the command that runs its chapter instead of numbers.
     """
     rows = []
     for r in board[board["paper"] == paper].itertuples(index=False):
-        done = r.verdict != NOT_RUN
-        sides = _SIDES.fullmatch(r.claim)
-        named = not done or (sides is not None and sides.groups() == (r.a, r.b))
+        if r.verdict == NOT_RUN:
+            command = html.escape(r.command).replace(" --profile", "</code><br><code>--profile")
+            claim, link = f"{_lines(r.claim, CLAIM_WIDTH)}<br><code>{command}</code>", ""
+            ours = seeds = delta = ""
+        else:
+            about = "; ".join(filter(None, (r.metric, r.source, r.note)))
+            claim = f"{_lines(r.claim, CLAIM_WIDTH)}<br><small>{_lines(about, CLAIM_WIDTH)}</small>"
+            ours = f"{r.diff:+.2f}<br>[{r.lo:+.2f}, {r.hi:+.2f}]"
+            n_a, n_b = r.seeds
+            seeds, delta = (f"{n_a}" if n_a == n_b else f"{n_a}/{n_b}"), f"{r.delta:g}"
+            link = f'<a href="{r.chapter}.html#{r.anchor}">{html.escape(r.chapter[:2])}</a>'
         rows.append(
             {
-                "source": _text(r.source),
-                "claim": _text(r.claim if named else f"{r.claim} (A: {r.a}, B: {r.b})"),
-                "metric": _text(r.metric),
-                "verdict": _text(r.verdict),
-                "ours: A mean (min..max)": _ours(r.mean_a, r.spread_a),
-                "ours: B mean (min..max)": _ours(r.mean_b, r.spread_b),
-                "seeds (A, B)": f"{r.seeds[0]}, {r.seeds[1]}" if done else "",
-                "paper: A": "" if _missing(r.paper_a) else f"{r.paper_a:g}",
-                "paper: B": "" if _missing(r.paper_b) else f"{r.paper_b:g}",
-                "paper's direction": _text(r.paper_direction),
-                "evidence": f'<a href="{r.chapter}.html#{r.anchor}">{_text(r.chapter)}</a>'
-                if done
-                else f"<code>{_text(r.command)}</code>",
+                "claim": claim,
+                "paper A-B": _signed(r.paper_diff),
+                "ours A-B": ours,
+                "δ": delta,
+                "verdict": html.escape(r.verdict),
+                "seeds": seeds,
+                "see": link,
             }
         )
     return pd.DataFrame(rows).to_html(index=False, escape=False, border=0, classes="scoreboard")

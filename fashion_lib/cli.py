@@ -1,25 +1,30 @@
 """`python -m fashion_lib`: the book's command line.
 
     python -m fashion_lib book run --profile smoke [--only 00 01]
+    python -m fashion_lib book check --profile paper
     python -m fashion_lib setup wordnet
     python -m fashion_lib data make --profile cpu
     python -m fashion_lib data check --format fashionai PATH
+    python -m fashion_lib runs pack --profile cpu --out cpu-runs.tar.gz
+    python -m fashion_lib runs unpack cpu-runs.tar.gz
 
 A user error (bad argument, missing or malformed file, bad FASHION_DATA_ROOT / FASHION_RUNS_DIR,
-failing notebook) prints one line starting with `error:` and exits 2; arguments and environment
-are checked before anything is written, and nothing half-written is left behind.
+a paper-profile dataset missing, a GPU profile without a GPU, failing notebook) prints one line
+starting with `error:` and exits 2; arguments and environment are checked before anything is
+written, and nothing half-written is left behind. `book run --allow-cpu` (or FASHION_ALLOW_CPU=1)
+runs the gpu and paper profiles on a machine without a GPU.
 """
 
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import NoReturn
 
 from fashion_lib import paths
+from fashion_lib.arguments import check_environment, positive_int, writable_folder
 from fashion_lib.data.commands import register as register_data_commands
 from fashion_lib.errors import ConfigError, FashionLibError
 from fashion_lib.profiles import PROFILES
@@ -33,61 +38,13 @@ class OneLineParser(argparse.ArgumentParser):
         self.exit(2, f"error: {self.prog}: {message} (see --help)\n")
 
 
-def positive_int(text: str) -> int:
-    """argparse type: an integer > 0."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"{text!r} must be > 0")
-    return value
-
-
-def writable_folder(text: str) -> Path:
-    """argparse type: a folder that exists or can be created (every existing parent is a folder)."""
-    path = Path(text)
-    problem = folder_problem(path)
-    if problem:
-        raise argparse.ArgumentTypeError(f"{text!r} {problem}")
-    return path
-
-
-def folder_problem(path: Path) -> str | None:
-    """Why `path` cannot be used as an output folder, or None if it exists or can be created."""
-    existing = next(p for p in (path.absolute(), *path.absolute().parents) if p.exists())
-    if not existing.is_dir():
-        return (
-            "is not a folder" if existing == path.absolute() else f"is inside a file ({existing})"
-        )
-    if not os.access(existing, os.W_OK | os.X_OK):
-        return f"is not writable ({existing})"
-    return None
-
-
-def check_environment(names: Sequence[str], must_exist: Sequence[str] = ()) -> None:
-    """Check folder environment variables (FASHION_DATA_ROOT, FASHION_RUNS_DIR) before any write.
-
-    Args:
-        names: variables that, when set, must name a usable folder (existing or creatable).
-        must_exist: those of `names` whose folder must already exist (data to read).
-
-    Raises:
-        ConfigError: naming the variable, its value and what is wrong.
-    """
-    for name in names:
-        value = os.environ.get(name)
-        if value is None:
-            continue
-        problem = "is empty" if not value.strip() else folder_problem(Path(value))
-        if problem is None and name in must_exist and not Path(value).is_dir():
-            problem = "does not exist"
-        if problem:
-            raise ConfigError(f"environment variable {name}={value!r} {problem}")
-
-
 def _book_run(args: argparse.Namespace) -> int:
-    check_environment(("FASHION_DATA_ROOT", "FASHION_RUNS_DIR"), must_exist=("FASHION_DATA_ROOT",))
+    if PROFILES[args.profile].proxy:
+        check_environment(
+            ("FASHION_DATA_ROOT", "FASHION_RUNS_DIR"), must_exist=("FASHION_DATA_ROOT",)
+        )
+    else:  # real data is only read; `run_book` checks every dataset the chapters need
+        check_environment(("FASHION_RUNS_DIR",))
     if not args.notebooks.is_dir():
         raise ConfigError(f"--notebooks {args.notebooks}: no such folder")
     from fashion_lib.book.runner import run_book  # papermill and jupytext: slow to import
@@ -98,9 +55,21 @@ def _book_run(args: argparse.Namespace) -> int:
         notebooks_dir=args.notebooks,
         out_dir=args.out,
         cell_timeout=args.cell_timeout,
+        allow_cpu=args.allow_cpu,
     )
     total = sum(r.seconds for r in runs)
     print(f"executed {len(runs)} notebook(s) in {total:.1f} s")
+    return 0
+
+
+def _book_check(args: argparse.Namespace) -> int:
+    if PROFILES[args.profile].proxy:
+        check_environment(("FASHION_DATA_ROOT",))
+    from fashion_lib.book.preflight import preflight  # imports no kernel machinery
+
+    chapters = sorted(p.stem for p in args.notebooks.glob("[0-9][0-9]_*.py"))
+    warning = preflight(PROFILES[args.profile], chapters, args.allow_cpu)
+    print(warning or f"profile {args.profile}: ready")
     return 0
 
 
@@ -109,6 +78,35 @@ def _setup_wordnet(args: argparse.Namespace) -> int:
 
     print(f"WordNet corpus ready at {setup_wordnet()}")
     return 0
+
+
+def _runs_pack(args: argparse.Namespace) -> int:
+    from fashion_lib.runs_archive import pack_runs
+
+    check_environment(("FASHION_RUNS_DIR",), must_exist=("FASHION_RUNS_DIR",))
+    done = pack_runs(args.profile, args.out)
+    print(f"packed {done.runs} {done.profile} runs ({done.files} files) into {done.archive}")
+    return 0
+
+
+def _runs_unpack(args: argparse.Namespace) -> int:
+    from fashion_lib.runs_archive import unpack_runs
+
+    check_environment(("FASHION_RUNS_DIR",))
+    done = unpack_runs(args.archive, profile=args.profile)
+    print(
+        f"unpacked {done.runs} {done.profile} runs from {done.archive} ({done.files} files "
+        f"checked; {done.skipped} already present); make book PROFILE={done.profile} reuses them"
+    )
+    return 0
+
+
+def _add_allow_cpu(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--allow-cpu",
+        action="store_true",
+        help="run the gpu or paper profile without a GPU (also FASHION_ALLOW_CPU=1)",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -131,13 +129,33 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--cell-timeout", type=positive_int, default=None, help="seconds per cell (default: none)"
     )
+    _add_allow_cpu(run)
     run.set_defaults(func=_book_run)
+    check = book.add_parser(
+        "check", help="the profile's datasets (paper) and GPU, before any chapter runs"
+    )
+    check.add_argument("--profile", default="cpu", choices=sorted(PROFILES))
+    check.add_argument("--notebooks", type=Path, default=paths.NOTEBOOKS_DIR, help="chapters")
+    _add_allow_cpu(check)
+    check.set_defaults(func=_book_check)
 
     setup = groups.add_parser("setup", help="one-time set-up steps").add_subparsers(
         dest="command", required=True
     )
     wordnet = setup.add_parser("wordnet", help="build the NLTK WordNet corpus from Debian's files")
     wordnet.set_defaults(func=_setup_wordnet)
+
+    runs = groups.add_parser("runs", help="share a profile's finished runs").add_subparsers(
+        dest="command", required=True
+    )
+    pack = runs.add_parser("pack", help="pack a profile's finished runs into one .tar.gz")
+    pack.add_argument("--profile", default="cpu", choices=sorted(PROFILES))
+    pack.add_argument("--out", type=Path, required=True, help="the archive to write (.tar.gz)")
+    pack.set_defaults(func=_runs_pack)
+    unpack = runs.add_parser("unpack", help="check an archive of runs and unpack it into runs/")
+    unpack.add_argument("archive", type=Path, help="an archive written by `runs pack`")
+    unpack.add_argument("--profile", choices=sorted(PROFILES), help="refuse another profile")
+    unpack.set_defaults(func=_runs_unpack)
 
     register_data_commands(groups)
     return parser

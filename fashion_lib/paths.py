@@ -1,7 +1,8 @@
 """Where the book keeps its inputs and outputs, relative to the project root.
 
 Everything can be moved with environment variables, so that a reader with real datasets or a shared
-scratch disk does not have to edit code: FASHION_DATA_ROOT, FASHION_RUNS_DIR, NLTK_DATA.
+scratch disk does not have to edit code: FASHION_DATA_ROOT, FASHION_RUNS_DIR, FASHION_DERIVED_DIR,
+NLTK_DATA.
 """
 
 from __future__ import annotations
@@ -24,6 +25,13 @@ def data_root() -> Path:
 def runs_dir() -> Path:
     """Folder of run records and checkpoints; `FASHION_RUNS_DIR` overrides it."""
     return Path(os.environ.get("FASHION_RUNS_DIR", PROJECT_ROOT / "runs"))
+
+
+def derived_dir() -> Path:
+    """Folder of split files derived from raw dataset releases (`formats.derived`): the project's
+    own ``data/derived/`` (`FASHION_DERIVED_DIR` overrides it), whatever FASHION_DATA_ROOT says,
+    so that a reader's copy of the datasets is only ever read."""
+    return Path(os.environ.get("FASHION_DERIVED_DIR", PROJECT_ROOT / "data" / "derived"))
 
 
 def nltk_data_dir() -> Path:

@@ -60,11 +60,13 @@ class DataScale:
 
 @dataclass(frozen=True)
 class Profile:
-    """A named bundle of settings; `proxy` says whether data comes from the procedural world."""
+    """A named bundle of settings; `proxy` says whether data comes from the procedural world, `gpu`
+    whether the profile's training expects a GPU (`book.preflight.require_gpu`)."""
 
     name: str
     description: str
     proxy: bool = True
+    gpu: bool = False
     seed: int = 0
     data: DataScale = field(default_factory=DataScale)
 
@@ -92,6 +94,7 @@ PROFILES: dict[str, Profile] = {
     "gpu": Profile(
         name="gpu",
         description="one GPU: a larger proxy world and the papers' backbones at 224-256 px",
+        gpu=True,
         data=DataScale(
             image_size=224,
             deepfashion=SplitSizes.asen(60_000),
@@ -107,6 +110,7 @@ PROFILES: dict[str, Profile] = {
         name="paper",
         description="the papers' settings on the real datasets under data_root (multi-GPU, torchrun)",
         proxy=False,
+        gpu=True,
     ),
 }
 

@@ -39,6 +39,7 @@ profile = "smoke"
 import platform
 import sys
 from dataclasses import asdict
+from pathlib import Path
 
 import pandas as pd
 import torch
@@ -122,7 +123,9 @@ environment = {
     "threads": torch.get_num_threads(),
     "cuda": torch.cuda.is_available(),
     "machine": platform.machine(),
-    "executable": sys.executable,
+    "interpreter": "the project's .venv"
+    if Path(sys.prefix).is_relative_to(paths.PROJECT_ROOT)
+    else "another Python environment",
 }
 pd.Series(environment, name="value").to_frame()
 

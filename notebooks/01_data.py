@@ -57,12 +57,13 @@ import seaborn as sns
 
 from fashion_lib.data import taxonomy
 from fashion_lib.data.atelier.gallery import PART_COLOURS, fashionai_class_grid, mask_overlay
-from fashion_lib.data.atelier.make import MANIFEST, ensure_world
+from fashion_lib.data.atelier.make import MANIFEST
 from fashion_lib.data.atelier.masks import PARTS_FILE, PartMasks
 from fashion_lib.data.atelier.render import PARTS, Rendered
 from fashion_lib.data.formats import darn, deepfashion, fashionai, fashiongen, fashioniq
 from fashion_lib.data.formats.check import check
 from fashion_lib.data.formats.images import load_image
+from fashion_lib.experiments.backbone_pretrain import world_root
 from fashion_lib.profiles import get_profile
 
 settings = get_profile(profile)
@@ -114,11 +115,12 @@ print(symbols.groupby(symbols).apply(lambda s: ", ".join(s.index)).to_string())
 # existing world with the same settings is reused.
 
 # %%
-root = ensure_world(settings)
-manifest = json.loads((root / MANIFEST).read_text())
+root = world_root(profile)  # the paper profile reads the real copies and generates nothing
 print(root)
-print(pd.Series(manifest["images"], name="images").to_string())
-print("knobs:", manifest["knobs"])
+if settings.proxy:
+    manifest = json.loads((root / MANIFEST).read_text())
+    print(pd.Series(manifest["images"], name="images").to_string())
+    print("knobs:", manifest["knobs"])
 
 # %% [markdown]
 # ### Every class of every FashionAI attribute
@@ -154,14 +156,17 @@ for attribute in taxonomy.FASHIONAI.names:
 # few training images above their masks.
 
 # %% mystnb={"figure": {"caption": "Proxy FashionAI training images (top row) and their part masks (bottom row), one colour per garment part.", "name": "fig-data-part-masks"}}
-masks = PartMasks(root / "FashionAI" / PARTS_FILE)
+# A real copy (paper profile) has no part masks: its images are shown above empty panels.
+masks_file = root / "FashionAI" / PARTS_FILE
+masks = PartMasks(masks_file) if masks_file.is_file() else None
 splits = fashionai.read_fashionai(root / "FashionAI").splits
 fig, axes = plt.subplots(2, 6, figsize=(12, 4.4))
 for k, ax in enumerate(axes.T):
     key = splits.filenames["train"][k]
     image = np.asarray(load_image(root / "FashionAI" / key))
     ax[0].imshow(image)
-    ax[1].imshow(mask_overlay(Rendered(image, masks[key])))
+    if masks is not None:
+        ax[1].imshow(mask_overlay(Rendered(image, masks[key])))
     for a in ax:
         a.axis("off")
 handles = [plt.Rectangle((0, 0), 1, 1, color=PART_COLOURS[i] / 255) for i in range(len(PARTS))]

@@ -94,7 +94,7 @@ pd.DataFrame(
 # {cite}`he2016resnet` cut after
 # its third stage (c = 1024, 14 x 14 at 224 px) and c' = 512; every shape below scales accordingly.
 
-# %%
+# %% tags=["nbval-check-output"]
 model = create_model("m3net_small", classes_per_attribute=counts).eval()
 shapes: list[tuple[str, str, tuple[int, ...]]] = []
 
@@ -126,7 +126,7 @@ c, h, w = psi.shape[1:]
 # $T$ is a 1 x 1 convolution, $E_1$ an embedding table and $W_1$ a linear map; the softmax runs over
 # the $h \times w$ positions, so $\alpha$ is a distribution over the map.
 
-# %%
+# %% tags=["nbval-check-output"]
 sca = model.sca_a
 p1 = torch.tanh(sca.feature_transform(psi))  # (B, c', h, w)
 record("SCA-A", "p1 = tanh(T(psi))", p1)
@@ -155,7 +155,7 @@ print("the step-by-step SCA equals fashion_lib's SCA; each map sums to 1 over it
 # The attribute-specific representation $x_n$ is the spatially summed, attended map, re-weighted
 # channel by channel.
 
-# %%
+# %% tags=["nbval-check-output"]
 cca = model.cca_a
 q1 = phi.flatten(2).sum(dim=2)  # (B, c)
 record("CCA-A", "q1 = sum_hw phi_n", q1)

@@ -34,7 +34,9 @@
 # - fill the two attribute-prompt templates from a product's attributes;
 # - read a corrupted token sequence position by position and say which label PTP, MLM and TRP put
 #   on each token;
-# - follow one forward pass of the model to the five loss terms of Eq. 11.
+# - recompute the fusion module's cross-attention (Eq. 1) by hand and check it against the library;
+# - follow one forward pass of the model, box by box in its diagram, to the five loss terms of
+#   Eq. 11.
 #
 # Symbols used: {term}`fashion symbol`, {term}`E_t`, {term}`T_e`, {term}`T_b`, {term}`FSIS`,
 # {term}`PTP`, {term}`MLM`, {term}`TRP`, {term}`ITS`, {term}`ITM`, {term}`H_0`.
@@ -42,15 +44,20 @@
 # %% tags=["parameters"]
 profile = "smoke"
 
-# %%
+# %% tags=["hide-input"]
+# %matplotlib inline
+
 import numpy as np
 import pandas as pd
 import torch
+from IPython.display import display
 
-from fashion_lib import paths
-from fashion_lib.data import taxonomy, wordnet
-from fashion_lib.data.atelier.make import ensure_world
-from fashion_lib.data.masking import IGNORE, TextProcessor
+from fashion_lib.book import sap_text
+from fashion_lib.book.diagrams import fashionsap_diagram, sample_cards
+from fashion_lib.book.model_tables import parameter_counts, tensor_shapes
+from fashion_lib.book.teach import check_equal, show_source
+from fashion_lib.data import taxonomy
+from fashion_lib.data.masking import TextProcessor
 from fashion_lib.data.prompts import (
     SYMBOL_TOKENS,
     binary_prompt,
@@ -59,20 +66,23 @@ from fashion_lib.data.prompts import (
     words,
 )
 from fashion_lib.data.vl_data import FashionGenSplit, model_input
+from fashion_lib.experiments.backbone_pretrain import world_root
 from fashion_lib.experiments.fashionsap_settings import sap_settings
 from fashion_lib.losses.fashionsap import FashionSAPLoss
 from fashion_lib.models import create_model
+from fashion_lib.models.fashionsap import FashionSAP
 from fashion_lib.models.fashionsap_tasks import TINY
+from fashion_lib.models.fusion import Attention, FusionLayer
 from fashion_lib.profiles import get_profile
 
 settings = get_profile(profile)
 torch.manual_seed(settings.seed)
 torch.set_num_threads(min(2, torch.get_num_threads()))
-root = ensure_world(settings) if settings.proxy else paths.dataset_root(settings.name, False)
+root = world_root(profile)
 sap = sap_settings(profile)
 train = FashionGenSplit(root / "FashionGen", "train")
 items = train.file.items()
-print(f"profile: {settings.name}; FashionGen train rows: {len(train)} in {train.path}")
+print(f"profile: {settings.name}; FashionGen train rows: {len(train)}")
 
 # %% [markdown]
 # ## 48 categories, nine symbols (Table 1)
@@ -84,7 +94,7 @@ print(f"profile: {settings.name}; FashionGen train rows: {len(train)} in {train.
 # complete map is the released code's `categorys_to_sign.txt`, which `taxonomy.CATEGORY_TO_SYMBOL`
 # holds verbatim (including its one surprise: "suits & blazers" is a *dress*, not a coat).
 
-# %%
+# %% tags=["nbval-check-output"]
 symbol_table = (
     pd.Series(taxonomy.CATEGORY_TO_SYMBOL, name="symbol")
     .rename_axis("category")
@@ -108,7 +118,7 @@ symbol_table
 # encoder's embedding table grows by nine rows that are learned from scratch. The word "tops" and
 # the symbol `[tops_sign]` are different tokens with different embeddings.
 
-# %%
+# %% tags=["nbval-check-output"]
 tokenizer = build_tokenizer()
 symbol_ids = tokenizer.convert_tokens_to_ids(list(SYMBOL_TOKENS))
 pd.DataFrame(
@@ -117,17 +127,17 @@ pd.DataFrame(
         "token": SYMBOL_TOKENS,
         "id": symbol_ids,
         "pieces": [tokenizer.tokenize(t) for t in SYMBOL_TOKENS],
-        "the plain word's pieces": [tokenizer.tokenize(s) for s in taxonomy.SYMBOLS],
+        "pieces of the word": [tokenizer.tokenize(s) for s in taxonomy.SYMBOLS],
     }
 )
 
-# %%
+# %% tags=["nbval-check-output"]
 base_vocab = len(tokenizer) - len(SYMBOL_TOKENS)
 assert symbol_ids == list(range(base_vocab, len(tokenizer)))
 assert all(len(tokenizer.tokenize(t)) == 1 for t in SYMBOL_TOKENS)
-print(
-    f"vocabulary: {base_vocab} WordPiece entries + {len(SYMBOL_TOKENS)} symbols = {len(tokenizer)}"
-)
+n_symbols = len(SYMBOL_TOKENS)
+print(f"vocabulary: {base_vocab} WordPiece + {n_symbols} symbols")
+print(f"= {len(tokenizer)} tokens")
 
 # %% [markdown]
 # ## Attribute prompts from real rows
@@ -138,25 +148,19 @@ print(
 #
 # A FashionGen row carries six enumerable attributes that FashionSAP prompts (category, sub-category,
 # composition, gender, season, name); `fashiongen_sample` turns a row into the caption, its symbol
-# and one $\mathcal{T}_e$ prompt per attribute. Three rows of different symbols:
+# and one $\mathcal{T}_e$ prompt per attribute. The first rows of three different symbols:
 
 # %%
-picked, seen = [], set()
+first_of = {}  # symbol -> the first row that has it
 for i, item in enumerate(items):
-    symbol = taxonomy.symbol_of(item.category)
-    if symbol not in seen:
-        picked.append(i)
-        seen.add(symbol)
-    if len(picked) == 3:
-        break
-rows = []
-for i in picked:
-    sample = fashiongen_sample(items[i])
-    rows += [
-        {"row": i, "category": items[i].category, "symbol": sample.symbol, "prompt": p.text}
-        for p in sample.prompts()
-    ]
-pd.DataFrame(rows).set_index(["row", "category", "symbol"])
+    first_of.setdefault(taxonomy.symbol_of(item.category), i)
+picked = sorted(first_of.values())[:3]
+rows = [
+    {"row": i, "symbol": fashiongen_sample(items[i]).symbol, "prompt": p.text}
+    for i in picked
+    for p in fashiongen_sample(items[i]).prompts()
+]
+pd.DataFrame(rows).set_index(["row", "symbol"])
 
 # %% [markdown]
 # FashionGen has no binary attributes, so pre-training on it uses $\mathcal{T}_e$ only. To show
@@ -166,7 +170,8 @@ pd.DataFrame(rows).set_index(["row", "category", "symbol"])
 # %%
 first = items[picked[0]]
 colour = words(first.name)[0]
-absent = next(c for c in ("red", "green", "navy", "black") if c not in words(first.description))
+colours = ("red", "green", "navy", "black")
+absent = next(c for c in colours if c not in words(first.description))
 print(f"name: {first.name!r}")
 for label, present in ((colour, True), (absent, False)):
     print(binary_prompt(label, present).text)
@@ -184,57 +189,45 @@ for label, present in ((colour, True), (absent, False)):
 # before tokenising, so every label sits on the word pieces it describes. In every prompt the name
 # or the value becomes `[MASK]`s labelled with the original pieces (PTP); 15% of the caption words
 # become `[MASK]` (MLM); 15% of the caption words and one visible attribute value are replaced, half
-# by a WordNet {cite}`miller1995wordnet` antonym, half by a random vocabulary word (TRP label 1). We look for the first row
-# whose corruption includes a WordNet antonym, so the table shows all three kinds.
+# by a WordNet {cite}`miller1995wordnet` antonym, half by a random vocabulary word (TRP label 1).
+#
+# One card per picked row shows what the model is given: the image, the caption, the symbol, the
+# filled prompts, and then the caption and the prompts *as the model reads them*, a blank written
+# `[MASK→answer]` (the answer is its MLM / PTP label) and a TRP replacement written `«word»`
+# ({numref}`fig-sap-cards`). Each row is corrupted with its own seed, `(seed, row)`, so a card is
+# reproducible.
 
-# %%
+# %% mystnb={"figure": {"caption": "Three rows of the proxy FashionGen as FashionSAP's pre-training sees them: the raw texts, then the corrupted caption (MLM blanks, TRP replacements) and prompts (PTP blanks, one replaced value).", "name": "fig-sap-cards"}}
 processor = TextProcessor(tokenizer, TINY.text_config())  # the five tasks on
+seed = settings.seed
+corrupted = [sap_text.corrupt_row(processor, items, i, seed) for i in picked]
+lines = [sap_text.card_lines(tokenizer, *pair) for pair in corrupted]
+titles = [f"row {i}: {items[i].category.lower()}" for i in picked]
+sample_cards(train.images(picked), titles, lines)
 
+# %% [markdown]
+# Some words of the prompts as read are not in the raw prompts at all: before corrupting, the
+# processor replaces the words of one attribute's name or value by WordNet synonyms (the paper's
+# "raw data preprocessing", Sec. 4.5). WordNet mixes the senses of a word, so "women" may come
+# back as "charwoman" and "sub category" as "bomber family": the cards show what that
+# augmentation really feeds the model.
+#
+# Token by token, for the first row whose corruption swaps a caption word for its WordNet antonym
+# (so the table shows all three kinds of corruption):
 
-def corrupt(i):
-    """Row i's sample and its corrupted one-row batch (a seed per row: reproducible)."""
-    sample = fashiongen_sample(items[i])
-    return sample, processor.collate([sample], np.random.default_rng([settings.seed, i]))
-
-
-def antonym_swaps(sample, batch):
-    """Caption words whose replacement is one of their WordNet antonyms."""
-    replaced = tokenizer.convert_ids_to_tokens(batch.input_ids[0][batch.trp_labels[0] == 1])
-    return [(w, a) for w in words(sample.caption) for a in wordnet.antonyms(w)[:1] if a in replaced]
-
-
-example = next(i for i in range(len(items)) if antonym_swaps(*corrupt(i)))
-sample, batch = corrupt(example)
+# %%
+example = sap_text.first_row_with_antonym(processor, items, settings.seed)
+sample, batch = sap_text.corrupt_row(processor, items, example, settings.seed)
 print(f"row {example}; caption: {sample.caption}")
-print("antonym swaps (word -> WordNet antonym):", antonym_swaps(sample, batch))
+swaps = sap_text.antonym_swaps(tokenizer, sample, batch)
+print("antonym swaps (word -> WordNet antonym):", swaps)
 
-# %%
-tokens = tokenizer.convert_ids_to_tokens(batch.input_ids[0])
-mlm = batch.mlm_labels[0].tolist()
-sequence = pd.DataFrame(
-    {
-        "token": tokens,
-        "segment": np.where(batch.prompt_mask[0].numpy(), "prompt", "caption"),
-        "MLM / PTP label": [tokenizer.convert_ids_to_tokens(m) if m != IGNORE else "" for m in mlm],
-        "TRP label": batch.trp_labels[0].tolist(),
-    }
-)
-sequence.loc[[0, 1], "segment"] = ["[CLS]", "symbol"]
+# %% tags=["nbval-check-output"]
 with pd.option_context("display.max_rows", 200):
-    display(sequence)  # noqa: F821 (IPython builtin)
+    display(sap_text.token_table(tokenizer, batch))
 
 # %%
-counts = pd.Series(
-    {
-        "tokens": len(tokens),
-        "caption [MASK]s (MLM)": int(
-            ((batch.mlm_labels[0] != IGNORE) & ~batch.prompt_mask[0]).sum()
-        ),
-        "prompt [MASK]s (PTP)": int(((batch.mlm_labels[0] != IGNORE) & batch.prompt_mask[0]).sum()),
-        "replaced tokens (TRP = 1)": int((batch.trp_labels[0] == 1).sum()),
-    },
-    name="count",
-)
+counts = sap_text.corruption_counts(batch)
 assert counts.iloc[1:].gt(0).all()
 counts.to_frame()
 
@@ -254,42 +247,69 @@ counts.to_frame()
 # > vocabulary word, never a word piece.
 
 # %% [markdown]
+# ## The fusion module: cross-attention (Eq. 1)
+#
+# > "FashionSAP consists of an image encoder, a text encoder and a feature fusion module"
+# > (Sec. 3.2).
+#
+# The image encoder turns an image into $I = \{v_{img}, v_{i_0}, \dots, v_{i_N}\}$, the text
+# encoder turns the token sequence $E_t$ into $T = \{v_{cls}, v_{symbol}, v_{t_0}, \dots\}$, and
+# each of the $k$ fusion layers lets the text attend to the image:
+#
+# $$CA^k(T, I) = \mathrm{softmax}\left(\frac{(W_T^k T)(W_{I_1}^k I)^\top}{\sqrt{d}}\right)
+#   (W_{I_2}^k I)^\top \qquad (1)$$
+#
+# The library's attention, used for both the text's self-attention and Eq. 1 (`query` is
+# $W_T^k$, `key` $W_{I_1}^k$, `value` $W_{I_2}^k$), and the fusion layer around it:
+
+# %%
+show_source(Attention.forward, FusionLayer.forward)
+
+# %% [markdown]
+# A worked example with one head, two text tokens of width $d = 4$ and three image tokens
+# ($v_{img}$ and two patches) of width 3, in float64: Eq. 1 by hand, then the library.
+
+# %% tags=["nbval-check-output"]
+torch.manual_seed(0)
+cross = Attention(width=4, kv_width=3, num_heads=1).double()
+text_T = torch.randn(1, 2, 4, dtype=torch.float64)  # (B, text tokens, d)
+image_I = torch.randn(1, 3, 3, dtype=torch.float64)  # (B, 1 + patches, width)
+keys = cross.key(image_I).transpose(1, 2)  # (W_I1 I)^T: (1, 4, 3)
+scores = cross.query(text_T) @ keys / 4**0.5  # (1, 2, 3)
+weights = scores.softmax(dim=-1)  # each text token's distribution over I
+mixed = weights @ cross.value(image_I)  # (1, 2, 4): CA(T, I) of Eq. 1
+library_out, library_weights = cross(text_T, image_I)
+check_equal("softmax of Eq. 1", weights, library_weights[:, 0])
+check_equal("output W_O CA(T, I)", cross.out(mixed), library_out)
+
+# %% [markdown]
+# > **Our reading.** Eq. 1 is one head; the layers split $d$ into $h$ heads, each scaled by
+# > $\sqrt{d/h}$, and mix the heads with an output matrix $W_O$ (`out`), as BERT and ALBEF do.
+# > The transpose on $(W_{I_2}^k I)$ is notation: the values are rows, one per image token. Each
+# > fusion layer is ALBEF's: text self-attention, then Eq. 1, then a feed-forward block, each
+# > with a residual connection and a LayerNorm.
+
+# %% [markdown]
 # ## The model, one forward pass
 #
-# > "FashionSAP consists of an image encoder, a text encoder and a feature fusion module [...]
-# > $CA^k(T, I) = \mathrm{softmax}\big((W_T^k T)(W_{I_1}^k I)^\top / \sqrt{d}\big)(W_{I_2}^k I)^\top$"
-# > (Sec. 3.2, Eq. 1).
-#
-# The image encoder turns an image into $I = \{v_{img}, v_{i_0}, \dots\}$, the text encoder turns the
-# token sequence into $T = \{v_{cls}, v_{symbol}, v_{t_0}, \dots\}$, and the fusion layers let the
-# text attend to the image (Eq. 1). On top sit the five task heads. The profile's model (in the
-# smoke and cpu profiles a ViT {cite}`dosovitskiy2021vit` with patches of 8 px and a small random BERT; the paper's is ViT-B/16
-# and BERT-base) runs four real rows of the world, resized and normalised as in training:
+# On top of the encoders and the fusion module sit the five task heads. The profile's model (in
+# the smoke and cpu profiles a ViT {cite}`dosovitskiy2021vit` with patches of 8 px and a small
+# random BERT; the paper's is ViT-B/16 and BERT-base) runs four real rows of the world, resized and
+# normalised as in training. Its `forward`, from the library:
+
+# %%
+show_source(FashionSAP.forward)
 
 # %%
 model = create_model(sap.model, image_size=sap.image_size)
 four = list(range(4))
 images = model_input(train.images(four), sap.image_size)  # (4, 3, S, S)
-text = processor.collate([train.records[i].sample for i in four], np.random.default_rng(0))
-out = model(images, text, train.product_ids[:4], generator=torch.Generator().manual_seed(0))
-print(f"model {sap.model}: images {tuple(images.shape)}, token ids {tuple(text.input_ids.shape)}")
-
-
-# %%
-def shapes(prefix, obj):
-    """(name, shape) of every tensor inside a (nested) output dataclass."""
-    if isinstance(obj, torch.Tensor):
-        return [(prefix, tuple(obj.shape))]
-    if isinstance(obj, list):
-        return [r for k, v in enumerate(obj) for r in shapes(f"{prefix}[{k}]", v)]
-    if hasattr(obj, "__dataclass_fields__"):
-        return [
-            r for k in obj.__dataclass_fields__ for r in shapes(f"{prefix}.{k}", getattr(obj, k))
-        ]
-    return []
-
-
-pd.DataFrame(shapes("out", out), columns=["output", "shape"]).set_index("output")
+samples = [train.records[i].sample for i in four]
+text = processor.collate(samples, np.random.default_rng(0))
+ids = train.product_ids[:4]
+out = model(images, text, ids, generator=torch.Generator().manual_seed(0))
+print(f"images {tuple(images.shape)}, token ids {tuple(text.input_ids.shape)}")
+tensor_shapes(out)
 
 # %% [markdown]
 # What the shapes say: `image_emb` and `text_emb` are the ITS embeddings $W_I v_{img}$ and
@@ -298,33 +318,38 @@ pd.DataFrame(shapes("out", out), columns=["output", "shape"]).set_index("output"
 # {cite}`selvaraju2017gradcam` maps;
 # `fsis` holds the adapted symbol and image features of Eq. 2; `ptp.logits` has one vocabulary row
 # per labelled `[MASK]`; `trp.logits` two classes per token; `its` the momentum banks and `itm` the
-# match logits of the positive pairs followed by the hard negatives. The loss of Eq. 11 is the sum of
-# the named terms:
+# match logits of the positive pairs followed by the hard negatives.
+#
+# The same model as a picture ({numref}`fig-sap-architecture`): the drawing is made from this
+# model, each box naming a module, what it is and the shape it returned in a forward pass over the
+# same four pairs (eval mode, so nothing is updated).
+
+# %% mystnb={"figure": {"caption": "FashionSAP (Fig. 2) as built by this chapter: every box is a module of the model, labelled from the module and from the shape it returned in one forward pass; arrows end at the loss terms of Eq. 11.", "name": "fig-sap-architecture"}}
+fashionsap_diagram(model, images, text, ids)
+
+# %% [markdown]
+# The loss of Eq. 11 is the sum of the named terms (chapter 07 takes each term apart), and the
+# parameters sit mostly in the two encoders (the MLM head's decoder is the text encoder's word
+# embedding table, counted once, there):
 
 # %%
 terms = FashionSAPLoss()(out)
 assert set(terms) == {"fsis", "ptp", "trp", "its", "itm"}
 assert all(torch.isfinite(v) for v in terms.values())
-pd.Series({k: float(v.detach()) for k, v in terms.items()}, name="untrained loss").to_frame()
-
-# %%
-parameters = pd.Series(
-    {
-        name: sum(p.numel() for p in module.parameters())
-        for name, module in model.named_children()
-        if not name.endswith("_m")
-    },
-    name="parameters",
-)
-parameters.to_frame()
+losses = {k: float(v.detach()) for k, v in terms.items()}
+display(pd.Series(losses, name="untrained loss").to_frame())
+parameter_counts(model).to_frame()
 
 # %% [markdown]
 # ## What this chapter produced
 #
 # - the 48 -> 9 symbol map as a table, and the symbols as single tokens with their own ids;
 # - the two prompt templates filled from real proxy FashionGen rows;
+# - a card per picked row: image, caption, symbol, prompts and what PTP, MLM and TRP corrupt;
 # - one real sample corrupted for PTP, MLM and TRP, token by token with its labels;
-# - the shapes of every output of one forward pass and the five loss terms of Eq. 11.
+# - Eq. 1 beside the library's attention, recomputed by hand;
+# - the shapes of every output of one forward pass, the architecture drawn from that pass, and
+#   the five loss terms of Eq. 11.
 
 # %% [markdown]
 # ## Exercises
@@ -373,7 +398,7 @@ for name, proc in (("WordNet antonym or random", processor), ("random only", no_
         "first replacements": ", ".join(new[:6]),
     }
 with pd.option_context("display.max_colwidth", 90):
-    display(pd.DataFrame(trp_choice).T)  # noqa: F821 (IPython builtin)
+    display(pd.DataFrame(trp_choice).T)
 
 # %% [markdown] tags=["exercise"]
 # ### Exercise 6.2: how much of the caption MLM masks
@@ -462,7 +487,7 @@ pd.DataFrame(symbol_check).T
 # configuration hash, seed), the commit of the code, the chapter's wall time and peak memory, and
 # the machine.
 
-# %%
+# %% tags=["hide-input"]
 from fashion_lib.book.provenance import provenance_block
 
 provenance_block(profile)

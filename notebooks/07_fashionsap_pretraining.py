@@ -46,37 +46,50 @@
 # - explain why every variant continues from one ALBEF-style warm-up, and what alone differs
 #   between two variants;
 # - read the per-task loss curves and held-out accuracies against what a trivial predictor scores;
-# - say how momentum distillation shapes ITS's targets and how ITM draws its hard negatives;
+# - compute each term of Eq. 2-11 by hand on a tiny example (momentum distillation's targets and
+#   ITM's hard negatives included) and say where our code reads the printed equation differently;
+# - follow one training step: batch, forward, the five terms, backward, clipping, AdamW step;
 # - find any run's configuration hash, seed and wall time in its run record.
 #
 # Symbols used: {term}`ITS`, {term}`ITM`, {term}`PTP`, {term}`MLM`, {term}`TRP`, {term}`FSIS`,
-# {term}`alpha (distillation)`, {term}`tau`, {term}`q (queue)`, {term}`momentum encoder`,
-# {term}`hard negative`.
+# {term}`Adp`, {term}`G (cross-entropy)`, {term}`sim`, {term}`alpha (distillation)`, {term}`tau`,
+# {term}`q (queue)`, {term}`momentum encoder`, {term}`hard negative`.
 
 # %% tags=["parameters"]
 profile = "smoke"
 
-# %%
+# %% tags=["hide-input"]
 # %matplotlib inline
+import copy
 import dataclasses
 
 import pandas as pd
 import seaborn as sns
 import torch
 from IPython.display import Markdown, display
+from torch.nn import functional as F
+from torch.nn.utils import clip_grad_norm_
 
+from fashion_lib.book import sap_runs
+from fashion_lib.book.model_tables import grad_norms, tensor_shapes
+from fashion_lib.book.teach import check_equal, show_source
 from fashion_lib.data.masking import TextProcessor
 from fashion_lib.data.vl_data import FashionGenSplit, PairBatches
+from fashion_lib.engine import make_generator
+from fashion_lib.engine.optim import build_optimizer, build_scheduler, total_steps
 from fashion_lib.experiments import fashionsap_runs as sap
 from fashion_lib.experiments.backbone_pretrain import world_root
-from fashion_lib.experiments.fashionsap_pretrain import tokenizer
+from fashion_lib.experiments.fashionsap_pretrain import pair_batches, tokenizer
 from fashion_lib.experiments.fashionsap_settings import VARIANTS
-from fashion_lib.experiments.fashionsap_train import build_pretrain_model
-from fashion_lib.results import seed_summary
+from fashion_lib.experiments.fashionsap_train import build_pretrain_model, train_config
+from fashion_lib.losses import fashionsap as losses
+from fashion_lib.losses.fashionsap import FashionSAPLoss, fsis_loss, itm_loss, its_loss, token_loss
+from fashion_lib.models.fashionsap import FashionSAP, sample_hard_negatives
 
 settings = sap.sap_settings(profile)
 sns.set_theme(style="whitegrid", context="notebook")
 pd.set_option("display.precision", 2)
+f64 = torch.float64  # the worked examples compute in double precision
 
 # %% [markdown]
 # ## The settings of this profile
@@ -87,12 +100,14 @@ pd.set_option("display.precision", 2)
 
 # %%
 stages = ["warmup", "pretrain", "retrieval", "recognition", "tmir"]
-display(pd.DataFrame({name: dataclasses.asdict(getattr(settings, name)) for name in stages}).T)
-encoders = {v: build_pretrain_model(settings, VARIANTS[v]).config.image_encoder for v in VARIANTS}
-print(
-    f"model {settings.model}, image encoders {encoders}, {settings.image_size} px, "
-    f"text <= {settings.max_text_length} tokens, seeds {settings.seeds}"
-)
+table = {name: dataclasses.asdict(getattr(settings, name)) for name in stages}
+display(pd.DataFrame(table).T)
+encoders = {}
+for v, s in VARIANTS.items():
+    encoders[v] = build_pretrain_model(settings, s).config.image_encoder
+print(f"model {settings.model}, image encoders {encoders}")
+print(f"{settings.image_size} px, text <= {settings.max_text_length} tokens")
+print(f"seeds {settings.seeds}")
 
 # %% [markdown]
 # > **Decision: an ALBEF-style warm-up instead of ALBEF.** ALBEF's 14M-image checkpoint cannot be
@@ -114,23 +129,301 @@ print(
 # > Transformers need far more data or a pre-trained start than the cpu profile can give them,
 # > which is what ALBEF's checkpoint gives FashionSAP. The gpu and paper profiles use the ViT.
 
+# %% [markdown]
+# ## The model and one batch
+#
+# The full variant (all five tasks) at this profile's size, freshly initialised, and one training
+# batch drawn by the library's own batch code (`PairBatches`, through `pair_batches`): images
+# augmented as in training, text corrupted for PTP, MLM and TRP (chapter 06), and the product of
+# each pair. The next section takes the loss apart on them; the one after trains one step.
+
+# %%
+torch.manual_seed(0)
+model = build_pretrain_model(settings, VARIANTS["full"])
+stage = settings.pretrain
+text_config = model.config.text_config()
+batches = pair_batches(profile, "train", text_config, stage.batch_size, 0)
+batch = next(batches.iter_epoch(0))
+print(f"images {tuple(batch.images.shape)} (B, 3, S, S)")
+print(f"token ids {tuple(batch.text.input_ids.shape)} (B, L)")
+print(f"products {batch.product_ids.tolist()}")
+
+# %% [markdown]
+# ## The five losses, equation by equation
+#
+# Each term of Eq. 11 below: the paper's equation, the library code that computes it (included
+# from the source, so it cannot drift from what trains), and a tiny example in float64 whose
+# hand computation is checked against the library (`check_equal` stops the chapter if they
+# differ). Where our code reads the printed equation differently, an **Our reading** note says so.
+#
+# ### Fashion symbol image similarity (Eq. 2)
+#
+# The symbol's state $v_{symbol}$ and the image's $v_{img}$ pass an adapter each, are normalised
+# to $\hat v_{symbol}, \hat v_{img} \in \mathbb{R}^{d_1}$, and are pulled together:
+#
+# $$\mathcal{L}_{fsis} = \frac{1}{B}\left[1 - \sum_{b=1}^{B} \frac{1}{2}
+#   \left[\hat v_{img}^b (\hat v_{symbol}^b)^\top + 1\right]\right] \qquad (2)$$
+
+# %%
+show_source(fsis_loss)
+
+# %%
+v_symbol = F.normalize(torch.tensor([[1, 0], [0, 1], [3, 4]], dtype=f64), dim=1)
+v_img = F.normalize(torch.tensor([[2, 0], [1, 0], [-3, -4]], dtype=f64), dim=1)
+cosine = (v_img * v_symbol).sum(dim=1)  # 1, 0, -1: aligned, orthogonal, opposed
+by_hand = (1 - (cosine + 1) / 2).mean()  # 0, 1/2, 1 averaged
+check_equal("L_fsis (Eq. 2)", by_hand, fsis_loss(v_symbol, v_img))
+as_printed = (1 - ((cosine + 1) / 2).sum()) / 3
+print(f"Eq. 2 as printed: {as_printed:.4f}")
+
+# %% [markdown]
+# > **Our reading.** Read literally, Eq. 2 puts $\frac{1}{B}$ outside "$1 - \sum$", which is not
+# > a mean: it goes negative as soon as the batch holds more than two aligned pairs (above:
+# > $-1/6$). We average the per-pair term $1 - \frac{1}{2}[\cos + 1] \in [0, 1]$, as the released
+# > code does; 0 means every symbol is aligned with its image.
+#
+# ### Prompt token prediction, merged with MLM (Eq. 3)
+#
+# $$\mathcal{L}_{ptp} = \mathbb{E}_{(\mathcal{T}_{ptp}, \mathbf{I}) \sim D}\,
+#   G\big(\mathbf{y}_{ptp}, \mathbf{g}_{ptp}(\mathbf{H}_{ptp})\big), \qquad
+#   \mathbf{H}_{ptp} = [\mathbf{H}_{mlm} \oplus \mathbf{H}_{pmt}] \qquad (3)$$
+#
+# $G$ is the cross-entropy, $\mathbf{g}_{ptp}$ the MLM head on the fused features $H$ of the
+# blanked positions, caption ($H_{mlm}$) and prompts ($H_{pmt}$) together. The model keeps the
+# rows of $H$ whose label is not $-100$ (`hidden[where]` in `FashionSAP.forward`, chapter 06) and
+# `token_loss` averages over them:
+
+# %%
+show_source(token_loss)
+
+# %%
+logits = torch.tensor([[2, 0, 0, 1], [0, 1, 3, 0], [1, 1, 1, 1]], dtype=f64)
+labels = torch.tensor([0, 2, -100])  # (M,): the third row has no label
+log_g = logits.log_softmax(dim=1)  # (M, V=4) log g_ptp
+by_hand = -(log_g[0, 0] + log_g[1, 2]) / 2  # mean over labelled rows
+check_equal("L_ptp (Eq. 3)", by_hand, token_loss(logits, labels))
+
+# %% [markdown]
+# > **Our reading.** "Use blank tokens to randomly hold the places of the name or value tokens
+# > with a probability of 0.5": we blank the name *or* the value of **every** prompt (a coin per
+# > prompt); the released code blanks one slot of one shuffled attribute. Merging by
+# > concatenation ($\oplus$) makes one mean over all blanks, so PTP and caption MLM weigh by
+# > their number of tokens.
+#
+# ### Token replace prediction (Eq. 4)
+#
+# $$\mathcal{L}_{trp} = \mathbb{E}_{(\mathcal{T}_{trp}, \mathbf{I}) \sim D}\,
+#   G\big(\mathbf{y}_{trp}, \mathbf{g}_{trp}(\mathbf{H}_{trp})\big) \qquad (4)$$
+#
+# $\mathbf{g}_{trp}$ (`trp_head`: BERT's transform, then a linear layer to 2 classes) reads every
+# position of $H$; $\mathbf{y}_{trp}$ is 1 on replaced tokens, 0 on the others and $-100$ on
+# padding, and the same `token_loss` averages over the real tokens:
+
+# %%
+logits = torch.tensor([[[2, 0], [0, 1], [1, 0], [5, 5]]], dtype=f64)
+labels = torch.tensor([[0, 1, 0, -100]])  # (B=1, L=4): the last is padding
+p = logits[0, :3].softmax(dim=1)  # (3, 2) g_trp of the real tokens
+by_hand = -(p[0, 0].log() + p[1, 1].log() + p[2, 0].log()) / 3
+check_equal("L_trp (Eq. 4)", by_hand, token_loss(logits, labels))
+
+# %% [markdown]
+# > **Our reading.** The released code labels padding 0 ("not replaced"), so its TRP loss also
+# > rewards the head for finding nothing on padding; we leave padding out ($-100$).
+#
+# ### Image-text similarity: the similarities (Eq. 5-6)
+#
+# $$\mathrm{sim}(\mathbf{T}, \mathbf{I}) = \mathrm{norm}(W_T \mathbf{v}_{cls})\,
+#   \mathrm{norm}(W_I \mathbf{v}'_{img})^\top \quad (5) \qquad
+#   \mathrm{sim}(\mathbf{I}, \mathbf{T}) = \mathrm{norm}(W_I \mathbf{v}_{img})\,
+#   \mathrm{norm}(W_T \mathbf{v}'_{cls})^\top \quad (6)$$
+#
+# Primed vectors come from the {term}`momentum encoder`s, copies that follow the online encoders
+# by an exponential moving average; their features of past batches wait in a {term}`q (queue)`,
+# and the "bank" is the batch's momentum features followed by the queue:
+
+# %%
+show_source(FashionSAP.encode_image, FashionSAP._momentum_banks)
+
+# %% [markdown]
+# By hand on two pairs of the profile's model, in float64 (eval mode: no moving-average update,
+# nothing enqueued):
+
+# %%
+m64 = copy.deepcopy(model).double().eval()
+two = next(pair_batches(profile, "train", text_config, 2, 0).iter_epoch(0))
+x, text2 = two.images.double(), two.text
+ids2, mask2 = text2.input_ids, text2.attention_mask
+v_img = m64.image_encoder(x)[:, 0]  # (2, D) the global image token
+v_cls = m64.text_encoder(ids2, mask2)[:, 0]  # (2, d) the [CLS] state
+v_img_m = m64.image_encoder_m(x)[:, 0]  # momentum encoders: v'
+v_cls_m = m64.text_encoder_m(ids2, mask2)[:, 0]
+online_T = F.normalize(m64.text_proj(v_cls), dim=1)  # norm(W_T v_cls)
+momentum_I = F.normalize(m64.image_proj_m(v_img_m), dim=1)  # norm(W_I v'_img)
+online_I = F.normalize(m64.image_proj(v_img), dim=1)
+momentum_T = F.normalize(m64.text_proj_m(v_cls_m), dim=1)
+sim_TI, sim_IT = online_T @ momentum_I.T, online_I @ momentum_T.T  # Eq. 5, 6
+out64 = m64(x, text2, two.product_ids)
+bank_I, bank_T = out64.its.image_bank[:2], out64.its.text_bank[:2]
+check_equal("sim(T, I) (Eq. 5)", sim_TI, out64.text_emb @ bank_I.T)
+check_equal("sim(I, T) (Eq. 6)", sim_IT, out64.image_emb @ bank_T.T)
+
+# %% [markdown]
+# ### Image-text similarity: softmax, distillation targets and the loss (Eq. 7-9)
+#
+# $$g_{i2t}^k(\mathbf{I}) = \frac{\exp(\mathrm{sim}(\mathbf{I}, \mathbf{T}^k)/\tau)}
+#   {\sum_{m=1}^{M} \exp(\mathrm{sim}(\mathbf{I}, \mathbf{T}^m))} \quad (7) \qquad
+#   g_{t2i}^k(\mathbf{T}) = \frac{\exp(\mathrm{sim}(\mathbf{T}, \mathbf{I}^k)/\tau)}
+#   {\sum_{m=1}^{M} \exp(\mathrm{sim}(\mathbf{T}, \mathbf{I}^m))} \quad (8)$$
+#
+# $$\mathcal{L}_{its} = \frac{1}{2}\,\mathbb{E}_{(\mathbf{T}, \mathbf{I}) \sim D}
+#   \big[G(\mathbf{y}_{i2t}(\mathbf{I}), \mathbf{g}_{i2t}(\mathbf{I})) +
+#   G(\mathbf{y}_{t2i}(\mathbf{T}), \mathbf{g}_{t2i}(\mathbf{T}))\big] \qquad (9)$$
+#
+# The $M$ candidates are the bank's rows. With momentum distillation the label is
+# $\mathbf{y}_{i2t} = \alpha\,\mathrm{softmax}(\mathrm{sim}'/\tau) + (1 - \alpha)\,
+# \mathbf{y}^{hard}$: the momentum model's own softmax over the bank ($\mathrm{sim}'$ compares
+# momentum features with momentum features), mixed with the hard label that spreads one unit over
+# the bank rows of the same product ({term}`alpha (distillation)`, {term}`tau`).
+
+# %%
+show_source(its_loss, losses._soft_cross_entropy)
+
+# %% [markdown]
+# Two pairs (products 7 and 8) and one queued row (product 7 again), $D = 3$:
+
+# %%
+g = torch.Generator().manual_seed(0)
+img, txt = F.normalize(torch.randn(2, 2, 3, generator=g, dtype=f64), dim=-1)
+banks = torch.randn(2, 3, 3, generator=g, dtype=f64)  # momentum: B + K rows
+img_bank, txt_bank = F.normalize(banks, dim=-1)
+ids, bank_ids = torch.tensor([7, 8]), torch.tensor([7, 8, 7])
+tau, alpha = 0.5, 0.4
+g_i2t = (img @ txt_bank.T / tau).softmax(dim=1)  # Eq. 7, (B, B + K)
+g_t2i = (txt @ img_bank.T / tau).softmax(dim=1)  # Eq. 8
+hard = (ids[:, None] == bank_ids[None, :]).to(f64)
+y_hard = hard / hard.sum(dim=1, keepdim=True)  # row 0: 1/2 on each row of 7
+soft_i2t = (img_bank[:2] @ txt_bank.T / tau).softmax(dim=1)  # momentum model
+soft_t2i = (txt_bank[:2] @ img_bank.T / tau).softmax(dim=1)
+y_i2t = alpha * soft_i2t + (1 - alpha) * y_hard
+y_t2i = alpha * soft_t2i + (1 - alpha) * y_hard
+G_i2t = -(y_i2t * g_i2t.log()).sum(dim=1).mean()
+G_t2i = -(y_t2i * g_t2i.log()).sum(dim=1).mean()
+library = its_loss(img, txt, img_bank, txt_bank, ids, bank_ids, tau, alpha)
+check_equal("L_its (Eq. 9)", (G_i2t + G_t2i) / 2, library)
+sims = img @ txt_bank.T
+as_printed = (sims / tau).exp() / sims.exp().sum(dim=1, keepdim=True)
+print("row sums of Eq. 7 as printed:", as_printed.sum(dim=1).numpy().round(3))
+
+# %% [markdown]
+# > **Our reading.** Eq. 7-8 as printed divide by $\tau$ in the numerator only, so $g$ is not a
+# > distribution (its rows sum to more than 1 above). We divide the denominator by $\tau$ too, a
+# > softmax, as ALBEF and the released code do.
+#
+# ### Image-text match with hard negatives (Eq. 10)
+#
+# $$\mathcal{L}_{itm} = \mathbb{E}_{(\mathbf{T}, \mathbf{I}) \sim D}\,
+#   G\big(\mathbf{y}_{itm}, \mathbf{g}_{itm}(H_0)\big) \qquad (10)$$
+#
+# The match head $\mathbf{g}_{itm}$ reads $H_0$ of each positive pair and of two
+# {term}`hard negative`s per pair: for every text an image of another product, for every image a
+# text of another product, drawn with probability softmax(sim / $\tau$) over the batch:
+
+# %%
+show_source(sample_hard_negatives, FashionSAP._itm, itm_loss)
+
+# %% [markdown]
+# Three images, the first two of one product; similarities already divided by $\tau$. The
+# drawing weights by hand against the shares of 4000 draws, then the loss of one positive and
+# two negatives:
+
+# %%
+rows = [[0.9, 0.8, 0.1], [0.7, 0.9, 0.3], [0.2, 0.6, 0.9]]
+sim = torch.tensor(rows, dtype=f64)  # (3 images, 3 texts)
+products = torch.tensor([1, 1, 2])  # rows 0 and 1 show one product
+allowed = products[:, None] != products[None, :]  # never the own product
+weights = sim.softmax(dim=1) * allowed
+weights = weights / weights.sum(dim=1, keepdim=True)
+g = torch.Generator().manual_seed(0)
+draws = [sample_hard_negatives(sim, products, g)[0] for _ in range(4000)]
+shares = F.one_hot(torch.stack(draws), 3).to(f64).mean(dim=0)  # (3, 3)
+check_equal("hard-negative weights", weights, shares, atol=0.03)
+logits = torch.tensor([[-0.5, 1.5], [1.0, 0.1], [0.2, 0.4]], dtype=f64)
+y_itm = torch.tensor([1, 0, 0])  # a positive pair, two negatives
+by_hand = -logits.log_softmax(dim=1)[torch.arange(3), y_itm].mean()
+check_equal("L_itm (Eq. 10)", by_hand, itm_loss(logits, y_itm))
+
+# %% [markdown]
+# > **Our reading.** Two choices the paper leaves to its code. ITS and ITM read the same
+# > corrupted text as PTP and TRP (blanks and replacements included), as the released code does;
+# > ALBEF gives them the clean text. And a hard negative is never *the same product*: rows 0 and
+# > 1 above never draw each other, while the released code masks only the diagonal, so another
+# > view of the same item could be drawn as a "mismatch".
+#
+# ### The total (Eq. 11)
+#
+# $$\mathcal{L} = \mathcal{L}_{fsis} + \mathcal{L}_{ptp} + \mathcal{L}_{trp} +
+#   \mathcal{L}_{its} + \mathcal{L}_{itm} \qquad (11)$$
+#
+# `FashionSAPLoss` returns the terms by name; the engine (`engine.fit`) sums them, so every term
+# is logged on its own.
+
+# %%
+show_source(FashionSAPLoss.forward)
+
+# %% [markdown]
+# ## One training step you can watch
+#
+# What `engine.fit` does at every step, written out on the batch above: the forward pass (which
+# also updates the momentum encoders and enqueues the batch), the five terms and their sum
+# (Eq. 11), the backward pass, gradient clipping and one AdamW step under the stage's schedule.
+
+# %%
+model.train()
+generator = make_generator(0, 0)  # the ITM negatives of step 0
+out = model(batch.images, batch.text, batch.product_ids, generator=generator)
+terms = FashionSAPLoss()(out)
+loss = torch.stack(list(terms.values())).sum()  # Eq. 11
+check_equal("L (Eq. 11)", sum(t.item() for t in terms.values()), loss)
+display(pd.Series({k: v.item() for k, v in terms.items()}, name="term"))
+tensor_shapes(out)
+
+# %% [markdown]
+# Backward: the gradient of $\mathcal{L}$ reaches every module that computed a term. The momentum
+# copies and the queues get none: they follow by moving average.
+
+# %%
+config = train_config(stage, seed=0)
+optimizer = build_optimizer(model, config)
+steps = total_steps(config, batches.steps_per_epoch)
+scheduler = build_scheduler(optimizer, config, batches.steps_per_epoch, steps)
+optimizer.zero_grad(set_to_none=True)
+loss.backward()
+grad_norms(model).to_frame()
+
+# %%
+norm = clip_grad_norm_(model.parameters(), config.grad_clip)  # as the engine
+weight = model.itm_head.weight  # one parameter to watch
+before = weight.detach().clone()
+lr = optimizer.param_groups[0]["lr"]
+optimizer.step()
+scheduler.step()
+moved = (weight.detach() - before).abs()
+print(f"gradient norm {norm:.3f}, clipped at {config.grad_clip}; lr {lr:.1e}")
+print(f"itm_head.weight moved by <= {moved.max():.2e}, mean {moved.mean():.2e}")
+print(f"queued rows after the step: {int(model.image_queue.count)}")
+
+# %% [markdown]
+# AdamW's first step moves every weight with a gradient by about the learning rate, whatever the
+# gradient's size (the update is the gradient divided by its own running scale), which is why the
+# largest change above is close to `lr`. The runs below repeat this step `stage.steps` times
+# (or epochs), with the schedule moving `lr`.
+
+# %% [markdown]
+# ## The warm-ups
+
 # %%
 warmups = {"main": sap.warmup(profile), "ResNet": sap.warmup(profile, cnn=True)}
-display(
-    pd.DataFrame(
-        {
-            name: {
-                **run.metrics,
-                "steps": run.history[-1]["step"],
-                "wall s": run.wall_time_s,
-                "reused": run.reused,
-                "config": run.record.config_hash[:12],
-                "commit": run.record.git_commit,
-            }
-            for name, run in warmups.items()
-        }
-    ).T
-)
+sap_runs.warmup_frame(warmups)
 
 # %% [markdown]
 # The held-out metrics of a pre-training run are computed on four batches of the validation split:
@@ -150,20 +443,8 @@ pretrained = {
     for variant in VARIANTS
     for seed in settings.seeds
 }
-runs = pd.DataFrame(
-    [
-        {
-            "variant": v,
-            "seed": s,
-            "reused": r.reused,
-            "wall_s": r.wall_time_s,
-            "config": r.record.config_hash[:12],
-            **r.metrics,
-        }
-        for (v, s), r in pretrained.items()
-    ]
-)
-display(runs)
+runs = sap_runs.runs_frame(pretrained)
+runs
 
 # %% [markdown]
 # ### Loss curves per task
@@ -173,76 +454,32 @@ display(runs)
 # ({numref}`fig-sap-pretrain-loss`).
 
 # %% mystnb={"figure": {"caption": "Pre-training losses per task: the ALBEF-style warm-ups (ITS, ITM), then every variant continued from its warm-up; bands span the seeds.", "name": "fig-sap-pretrain-loss"}}
-TASKS = ["its", "itm", "ptp", "trp", "fsis"]
-rows = []
-for name, run in warmups.items():
-    for h in run.history:
-        rows += [
-            {"variant": f"warm-up ({name})", "seed": 0, "step": h["step"], "task": t, "loss": h[t]}
-            for t in TASKS
-            if t in h
-        ]
-offset = {v: warmups["ResNet" if VARIANTS[v].cnn else "main"].history[-1]["step"] for v in VARIANTS}
-for (variant, seed), run in pretrained.items():
-    for h in run.history:
-        rows += [
-            {
-                "variant": variant,
-                "seed": seed,
-                "step": offset[variant] + h["step"],
-                "task": t,
-                "loss": h[t],
-            }
-            for t in TASKS
-            if t in h
-        ]
-curves = pd.DataFrame(rows)
-grid = sns.relplot(
-    data=curves,
-    x="step",
-    y="loss",
-    hue="variant",
-    col="task",
-    col_wrap=3,
-    kind="line",
-    facet_kws={"sharey": False},
-    height=2.6,
-    aspect=1.3,
-    errorbar=("pi", 100),
-)
-grid = grid.set_titles("{col_name}")  # assigned: the figure is the cell's only output
+warmup_of = {v: "ResNet" if s.cnn else "main" for v, s in VARIANTS.items()}
+curves = sap_runs.loss_curves(warmups, pretrained, warmup_of)
+lines = dict(x="step", y="loss", hue="variant", kind="line")
+facets = dict(col="task", col_wrap=3, height=2.6, aspect=1.3)
+bands = dict(errorbar=("pi", 100), facet_kws={"sharey": False})
+grid = sns.relplot(curves, **lines, **facets, **bands)
+grid = grid.set_titles("{col_name}")  # assigned: the figure is the only output
 
 # %% [markdown]
 # ## What each task learned
 #
-# Accuracies on held-out validation pairs, mean and standard deviation over seeds. To read them
+# Accuracies on held-out validation pairs, mean ± standard deviation over seeds. To read them
 # against chance we measure, on the same batches, what trivial predictors score: TRP's majority
 # answer ("not replaced") and the share of masked words that are the most frequent word.
 
 # %%
-metrics = [c for c in runs.columns if c not in ("variant", "seed", "reused", "wall_s", "config")]
-long = runs.melt(id_vars=["variant", "seed"], value_vars=metrics, var_name="metric").dropna()
-summary = seed_summary(long, ["variant", "metric"], "value")
-display(summary.pivot(index="metric", columns="variant", values="mean").round(2))
-display(summary.pivot(index="metric", columns="variant", values="std").round(2))
+sap_runs.metric_summary(runs)
 
 # %%
 split = FashionGenSplit(world_root(profile) / "FashionGen", "validation")
 full_model = sap.load_pretrained("full", settings.seeds[0], profile)
 processor = TextProcessor(tokenizer(), full_model.config.text_config())
-val = PairBatches(
-    split, processor, settings.pretrain.batch_size, 0, settings.image_size, augment=False
-)
-labels = [b.text for _, b in zip(range(4), val.iter_epoch(0), strict=False)]
-trp_labels = torch.cat([t.trp_labels[t.trp_labels != -100] for t in labels])
-masked = torch.cat([t.mlm_labels[(t.mlm_labels != -100) & t.prompt_mask] for t in labels])
-baseline = {
-    "TRP: always 'not replaced'": 100 * (trp_labels == 0).float().mean().item(),
-    "PTP: always the most frequent blanked token": 100
-    * torch.bincount(masked).max().item()
-    / max(1, len(masked)),
-}
-display(pd.Series(baseline, name="percent").round(2))
+size = settings.pretrain.batch_size
+val = PairBatches(split, processor, size, 0, settings.image_size, augment=False)
+held_out = [b.text for _, b in zip(range(4), val.iter_epoch(0), strict=False)]
+sap_runs.trivial_scores(held_out).round(2).to_frame()
 
 # %% [markdown]
 # > **Reading the table.** PTP is judged on the prompt blanks (an attribute name or value), MLM on
@@ -257,21 +494,10 @@ display(pd.Series(baseline, name="percent").round(2))
 # trained, not when it was read back).
 
 # %%
-cost = pd.concat(
-    [
-        pd.DataFrame(
-            [{"run": f"warm-up {k}", "wall_s": r.wall_time_s} for k, r in warmups.items()]
-        ),
-        runs.assign(run=runs["variant"] + " seed " + runs["seed"].astype(str))[["run", "wall_s"]],
-    ]
-)
+cost = sap_runs.cost_frame(warmups, runs)
 display(cost.round(1))
-display(
-    Markdown(
-        f"Total training time of this chapter: **{cost['wall_s'].sum() / 60:.1f} min** "
-        f"({profile} profile)."
-    )
-)
+total = f"**{cost['wall_s'].sum() / 60:.1f} min** ({profile} profile)"
+display(Markdown(f"Total training time of this chapter: {total}."))
 
 # %% [markdown]
 # ## Errata and choices
@@ -359,7 +585,7 @@ pd.DataFrame(distillation).set_index("alpha").round(3)
 # i.e. harder negatives that force the fused model to read fine details. Uniform draws are mostly
 # easy, other-category texts. On a model that has barely trained (smoke) the similarities are nearly
 # flat, and the two rules should draw almost the same negatives.
-from fashion_lib.losses.fashionsap import sample_hard_negatives
+from fashion_lib.models.fashionsap import sample_hard_negatives
 
 with torch.no_grad():
     image = full_model.encode_image(batch.images)
@@ -437,7 +663,7 @@ pd.DataFrame(trp_ratio).T.rename_axis("trp_prob").round(2)
 # configuration hash, seed), the commit of the code, the chapter's wall time and peak memory, and
 # the machine.
 
-# %%
+# %% tags=["hide-input"]
 from fashion_lib.book.provenance import provenance_block
 
 provenance_block(profile)

@@ -12,6 +12,7 @@ import shutil
 import subprocess
 import sys
 import warnings
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -82,11 +83,32 @@ def network_blocker() -> tuple[tuple[str, ...], str]:
     return offline_prefix()
 
 
+@dataclass(frozen=True)
+class SmokeBook:
+    """The smoke book of this test session: its HTML, executed chapters and the state they used.
+
+    Attributes:
+        html: the built book's ``_build/html``.
+        executed: the executed chapters (``book/executed`` of the site).
+        env: FASHION_DATA_ROOT and FASHION_RUNS_DIR of the run (its world and run records).
+    """
+
+    html: Path
+    executed: Path
+    env: dict[str, str]
+
+
 @pytest.fixture(scope="session")
-def smoke_site(
+def smoke_site(smoke_book: SmokeBook) -> Path:
+    """The built smoke book's `_build/html` (see `smoke_book`)."""
+    return smoke_book.html
+
+
+@pytest.fixture(scope="session")
+def smoke_book(
     tmp_path_factory: pytest.TempPathFactory, network_blocker: tuple[tuple[str, ...], str]
-) -> Path:
-    """The whole book executed in the smoke profile offline, then built; returns `_build/html`."""
+) -> SmokeBook:
+    """The whole book executed in the smoke profile offline, then built."""
     site = tmp_path_factory.mktemp("site")
     scratch = tmp_path_factory.mktemp("smoke-state")
     copy_sources(site)
@@ -97,11 +119,8 @@ def smoke_site(
     prefix, reason = network_blocker
     if reason:
         warnings.warn(f"smoke book runs with the network on: {reason}", stacklevel=1)
-    env = {
-        **os.environ,
-        "FASHION_DATA_ROOT": str(scratch / "data"),
-        "FASHION_RUNS_DIR": str(scratch / "runs"),
-    }
+    state = {"FASHION_DATA_ROOT": str(scratch / "data"), "FASHION_RUNS_DIR": str(scratch / "runs")}
+    env = {**os.environ, **state}
     executed, failed = site / "book" / "executed", scratch / "failed"
     run = [*prefix, sys.executable, "-c", RUN_SMOKE_BOOK, str(executed), str(failed)]
     proc = subprocess.run(run, cwd=ROOT, env=env, capture_output=True, text=True, timeout=1800)
@@ -116,4 +135,4 @@ def smoke_site(
     assert proc.returncode == 0, "jupyter-book build failed:\n" + "\n".join(
         problems or [output[-4000:]]
     )
-    return site / "_build" / "html"
+    return SmokeBook(site / "_build" / "html", executed, state)

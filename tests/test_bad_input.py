@@ -65,7 +65,13 @@ CASES = [
     (["data", "make", "--profile", "smoke", "--out", "{t}/file"], {}, ["--out", "not a folder"]),
     (["data", "make", "--profile", "smoke", "--if-missing", "--strength", "0.5"], {}, ["knobs"]),
     (["data", "make", "--profile", "smoke"], {"FASHION_DATA_ROOT": "{t}/file"}, ["FASHION_DATA"]),
-]
+    (["data", "make", "--profile", "smoke", "--out", "/proc/x/w"], {}, ["/proc/x/w", "cannot write"]),
+    # the paper profile reads real data or stops before any chapter runs (missing or empty root)
+    (["book", "run", "--profile", "paper", "--only", "03", *OUT], {"FASHION_DATA_ROOT": "{t}/no"},
+     ["dataset DeepFashion", "{t}/no/DeepFashion", "does not exist", "Anno/list_attr_img.txt"]),
+    (["book", "run", "--profile", "paper", "--only", "07", *OUT], {},
+     ["dataset FashionGen", "{t}/empty/FashionGen", "fashiongen_256_256_train.h5"]),
+]  # fmt: skip
 
 
 @pytest.fixture
@@ -112,6 +118,54 @@ def test_cli_rejects_bad_input_in_one_line_and_writes_nothing(
     for word in words:
         assert word.format(t=scratch) in err, err
     assert snapshot(scratch, paths.data_root() / "atelier-smoke") == before
+
+
+def test_paper_profile_names_the_one_missing_or_invalid_dataset(
+    scratch: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    """Raw DeepFashion and FashionAI pass the check (split files derived outside the root)."""
+    from test_raw_layouts import make_raw_deepfashion, make_raw_fashionai
+
+    root = scratch / "root"
+    make_raw_deepfashion(root / "DeepFashion")
+    make_raw_fashionai(root / "FashionAI")
+    monkeypatch.setenv("FASHION_DATA_ROOT", str(root))
+    monkeypatch.setenv("FASHION_DERIVED_DIR", str(scratch / "derived"))
+    argv = ["book", "run", "--profile", "paper", "--only", "04", "--out", str(scratch / "out")]
+    for darn, words in (
+        (None, ["dataset DARN not found at", "no such folder", "pic/"]),
+        ("{not json", ["dataset DARN at", "is invalid", "meta.json:1", "pic/"]),
+    ):
+        if darn is not None:
+            (root / "DARN").mkdir()
+            (root / "DARN" / "meta.json").write_text(darn)
+        before = snapshot(root)
+        assert main(argv) == 2
+        err = capsys.readouterr().err
+        assert len(err.strip().splitlines()) == 1 and err.startswith("error: profile paper: ")
+        assert all(w in err for w in [str(root / "DARN"), *words]), err
+        assert snapshot(root) == before and not (scratch / "out").exists()
+
+
+def test_gpu_profiles_without_a_gpu_stop_unless_allowed(
+    scratch: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    import torch
+
+    from fashion_lib.book.preflight import require_gpu
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.delenv("FASHION_ALLOW_CPU", raising=False)
+    run = ["book", "run", "--only", "00", "--out", str(scratch), "--profile"]
+    for argv in ([*run, "gpu"], [*run, "paper"], ["book", "check", "--profile", "gpu"]):
+        code = main(argv)  # `book check` is `make book`'s first step
+        err = capsys.readouterr().err
+        assert code == 2 and len(err.strip().splitlines()) == 1, err
+        assert f"profile {argv[-1]} expects a GPU" in err and "--allow-cpu" in err
+    assert require_gpu(get_profile("cpu")) is None
+    assert "going on" in require_gpu(get_profile("gpu"), allow_cpu=True)
+    monkeypatch.setenv("FASHION_ALLOW_CPU", "1")
+    assert "going on" in require_gpu(get_profile("gpu"))
 
 
 def test_a_real_process_exits_2_with_one_line(scratch: Path) -> None:

@@ -127,3 +127,50 @@ def test_smoke_book_ran_with_outbound_network_blocked(
     )
     out = subprocess.run([*prefix, sys.executable, "-c", probe], capture_output=True, text=True)
     assert out.stdout.split() == ["blocked", str(errno.ENETUNREACH)], out.stdout + out.stderr
+
+
+def _published_outputs(smoke_site: Path) -> dict[str, list[str]]:
+    """Every executed smoke chapter -> the texts of its outputs (streams, errors, data)."""
+    import nbformat
+
+    out = {}
+    for path in sorted((smoke_site.parent.parent / "book" / "executed").glob("*.ipynb")):
+        nb = nbformat.read(path, as_version=4)
+        texts = []
+        for cell in nb.cells:
+            for output in cell.get("outputs", []):
+                if "text" in output:
+                    texts.append(output["text"])
+                texts += [str(v) for v in output.get("data", {}).values()]
+                texts += output.get("traceback", [])
+        texts.append(str(nb.metadata))
+        out[path.stem] = texts
+    return out
+
+
+def test_published_pages_show_no_warning_and_no_machine_path(smoke_site: Path) -> None:
+    site_root = str(smoke_site.parent.parent)
+    machine = [str(ROOT), site_root, sys.prefix, "site-packages", "/tmp/", str(Path.home()) + "/"]
+    warning = re.compile(r"\b[A-Z]\w*Warning\b|\bWARNING\b")
+    found = []
+    for chapter, texts in _published_outputs(smoke_site).items():
+        for text in texts:
+            if match := warning.search(text):
+                found.append(f"{chapter}: {text[max(0, match.start() - 80) : match.end() + 80]!r}")
+            found += [f"{chapter}: shows {p!r}" for p in machine if p in text]
+    assert not found, "\n".join(found[:20])
+
+
+def test_parameters_cell_is_shown_once(smoke_site: Path) -> None:
+    import nbformat
+
+    for path in sorted((smoke_site.parent.parent / "book" / "executed").glob("*.ipynb")):
+        cells = nbformat.read(path, as_version=4).cells
+        shown = [
+            c
+            for c in cells
+            if {"parameters", "injected-parameters"} & set(c.metadata.get("tags", []))
+            and "remove-cell" not in c.metadata.get("tags", [])
+        ]
+        assert len(shown) == 1, f"{path.name}: {len(shown)} parameters cells shown"
+        assert 'profile = "smoke"' in shown[0].source

@@ -8,14 +8,9 @@ import math
 import torch
 import torch.nn.functional as F
 
-from fashion_lib.losses.fashionsap import (
-    fsis_loss,
-    its_loss,
-    sample_hard_negatives,
-    tmir_loss,
-    token_loss,
-)
-from fashion_lib.models.fashionsap_tasks import TMIROutput
+from fashion_lib.losses.fashionsap import fsis_loss, its_loss, tmir_loss, token_loss
+from fashion_lib.models.fashionsap import sample_hard_negatives
+from fashion_lib.models.fashionsap_outputs import TMIROutput
 
 
 def unit(rows: list[list[float]]) -> torch.Tensor:

@@ -12,6 +12,8 @@ finished. Kernels see `FASHION_BOOK_OUT`, the publish folder, so a chapter can r
 the chapters published before it.
 
 An interrupted `run_book` resumes at its first unfinished notebook (`fashion_lib.book.progress`).
+Before the first chapter, `fashion_lib.book.preflight` checks the real datasets the chapters need
+(paper profile) and that a GPU profile has a GPU.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ from nbclient.exceptions import CellTimeoutError, DeadKernelError
 from papermill.exceptions import PapermillExecutionError
 
 from fashion_lib import paths
+from fashion_lib.book.preflight import preflight
 from fashion_lib.book.progress import BookProgress
 from fashion_lib.errors import ConfigError, FashionLibError
 from fashion_lib.fingerprint import file_digest
@@ -177,6 +180,19 @@ def _kernel_env(out_dir: Path) -> Iterator[None]:
                 os.environ[key] = value
 
 
+def _show_parameters_once(nb: nbformat.NotebookNode) -> None:
+    """Hide the source's default parameters cell where papermill injected the values it ran with.
+
+    The page then shows one parameters cell, the one that ran (``profile = "smoke"``), while the
+    `.py` source keeps its default for JupyterLab readers.
+    """
+    tags = [c.metadata.get("tags", []) for c in nb.cells]
+    if any("injected-parameters" in t for t in tags):
+        for cell, cell_tags in zip(nb.cells, tags, strict=True):
+            if "parameters" in cell_tags and "remove-cell" not in cell_tags:
+                cell.metadata["tags"] = [*cell_tags, "remove-cell"]
+
+
 def run_notebook(
     source: Path,
     profile: str,
@@ -226,6 +242,11 @@ def run_notebook(
             raise _failure(err, source, out_nb, failed_dir) from None
         seconds = time.perf_counter() - started
         nb = nbformat.read(out_nb, as_version=4)
+        _show_parameters_once(nb)
+        # papermill records its scratch paths; a published page names only project paths.
+        nb.metadata.get("papermill", {}).update(
+            input_path=f"notebooks/{source.name}", output_path=f"book/executed/{name}.ipynb"
+        )
         nb.metadata["fashion_book"] = {
             "profile": profile,
             "seconds": round(seconds, 2),
@@ -247,17 +268,25 @@ def run_book(
     failed_dir: Path = paths.FAILED_DIR,
     cell_timeout: int | None = None,
     echo: Callable[[str], None] = print,
+    allow_cpu: bool = False,
 ) -> list[NotebookRun]:
     """Execute the chosen chapters in order, one progress line each; stop at the first failure.
+
+    First, with no kernel started: the paper profile's datasets are checked under the data root
+    and a GPU profile without a GPU stops unless `allow_cpu` (or FASHION_ALLOW_CPU=1); both are
+    one-line `ConfigError`s (`book.preflight`).
 
     A run interrupted earlier (killed, or stopped by a failure) with the same profile and plan is
     resumed: its leading finished notebooks are skipped while their source and published copy are
     unchanged. Returns the notebooks executed by this call.
     """
-    get_profile(profile)  # fail before starting kernels on a misspelt profile
+    settings = get_profile(profile)  # fail before starting kernels on a misspelt profile
     sources = select(discover(notebooks_dir), only)
     if not sources:
         raise ConfigError(f"no notebooks found in {notebooks_dir}")
+    warning = preflight(settings, [s.stem for s in sources], allow_cpu)
+    if warning:
+        echo(warning)
     plan = {source.stem: file_digest(source) for source in sources}
     progress = BookProgress(out_dir, profile, plan)
     skipped = progress.resume()

@@ -1,5 +1,8 @@
 """The ``data`` command group: ``data check --format NAME PATH`` and ``data make --profile P``.
 
+Imports flow one way: `fashion_lib.cli` imports this module, which imports only the library
+(argument types from `fashion_lib.arguments`), never the CLI.
+
 `register(groups)` adds the group to the CLI's top-level subparsers; each subcommand is added by
 its own ``_add_<name>`` function, so another (``data make``) is one more function and one call.
 """
@@ -8,6 +11,8 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+
+from fashion_lib.arguments import check_environment, positive_int, unit_interval, writable_folder
 
 
 def _run_check(args: argparse.Namespace) -> int:
@@ -32,7 +37,6 @@ def _add_check(commands: argparse._SubParsersAction) -> None:
 
 
 def _run_make(args: argparse.Namespace) -> int:
-    from fashion_lib.cli import check_environment
     from fashion_lib.data.atelier.make import ensure_world, make_world
     from fashion_lib.errors import ConfigError
     from fashion_lib.profiles import get_profile
@@ -54,7 +58,13 @@ def _run_make(args: argparse.Namespace) -> int:
             f"atelier world of profile {profile.name} ready at {ensure_world(profile, args.workers)}"
         )
         return 0
-    summary = make_world(profile, out=args.out, workers=args.workers, **overrides)
+    try:
+        summary = make_world(profile, out=args.out, workers=args.workers, **overrides)
+    except OSError as err:  # e.g. under /proc, where access() told root it could write
+        where = args.out if args.out is not None else "the data root"
+        raise ConfigError(
+            f"--out {where}: cannot write there ({err.strerror}: {err.filename})"
+        ) from None
     counts = ", ".join(f"{k} {v}" for k, v in summary.images.items())
     print(
         f"atelier world of profile {profile.name} at {summary.root}: {counts} images in "
@@ -63,19 +73,7 @@ def _run_make(args: argparse.Namespace) -> int:
     return 0
 
 
-def unit_interval(text: str) -> float:
-    """argparse type: a number in [0, 1]."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not 0.0 <= value <= 1.0:
-        raise argparse.ArgumentTypeError(f"{text!r} must lie in [0, 1]")
-    return value
-
-
 def _add_make(commands: argparse._SubParsersAction) -> None:
-    from fashion_lib.cli import positive_int, writable_folder
     from fashion_lib.profiles import PROFILES
 
     parser = commands.add_parser("make", help="generate a profile's proxy world (atelier)")

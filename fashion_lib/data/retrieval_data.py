@@ -86,7 +86,7 @@ class RetrievalDataset:
 
     Attributes:
         name: "DeepFashion", "FashionAI" or "DARN".
-        folder: the dataset folder.
+        folder: the dataset folder (image paths are relative to it).
         attributes: attribute names (meta.json order).
         classes_per_attribute: number of values of each attribute.
         multilabel: True when evaluation positives come from a multi-label file (DeepFashion).
@@ -95,6 +95,8 @@ class RetrievalDataset:
         train_multihot: (N_train, A, M_max) bool, the values of every training image.
         split: the evaluation split of `queries` and `candidates` ("test" or "valid").
         queries: the query rows; candidates: the candidate rows.
+        split_dir: the folder of the split files read (the dataset folder, or the folder derived
+            from a raw release, `formats.derived`).
     """
 
     name: str
@@ -108,6 +110,7 @@ class RetrievalDataset:
     split: str
     queries: EvalRows
     candidates: EvalRows
+    split_dir: Path
 
     @property
     def max_classes(self) -> int:
@@ -158,13 +161,14 @@ def load_retrieval_dataset(root: str | Path, name: str, split: str = "test") -> 
     if split not in ("test", "valid"):
         raise ConfigError(f"evaluation split must be 'test' or 'valid', got {split!r}")
     folder = Path(root) / name
-    multilabels = None
+    multilabels, split_dir = None, folder
     if name == "DeepFashion":
         data = read_deepfashion(folder)
         splits: AsenSplits = data.splits
-        multilabels = data.multilabels[split]
+        multilabels, split_dir = data.multilabels[split], data.split_dir
     elif name == "FashionAI":
-        splits = read_fashionai(folder).splits
+        fai = read_fashionai(folder)
+        splits, split_dir = fai.splits, fai.split_dir
     else:
         splits = read_darn(folder)
     counts = tuple(splits.meta.counts)
@@ -196,6 +200,7 @@ def load_retrieval_dataset(root: str | Path, name: str, split: str = "test") -> 
         split=split,
         queries=_eval_rows(splits.queries[split], positives),
         candidates=_eval_rows(splits.candidates[split], positives),
+        split_dir=split_dir,
     )
 
 

@@ -15,6 +15,8 @@ import torch.distributed as dist
 
 from fashion_lib.errors import ConfigError
 
+BACKEND_ENV = "FASHION_DIST_BACKEND"
+
 
 @dataclass(frozen=True)
 class DistInfo:
@@ -62,7 +64,9 @@ def is_main() -> bool:
 def init_distributed() -> DistInfo:
     """Join the process group described by torchrun's RANK/WORLD_SIZE/MASTER_ADDR/MASTER_PORT.
 
-    Uses NCCL when CUDA is available (and pins this process to GPU LOCAL_RANK), gloo otherwise. A
+    Uses NCCL when CUDA is available, gloo otherwise; `FASHION_DIST_BACKEND` overrides the choice
+    (gloo lets several ranks share one GPU, which NCCL refuses: `gpu_check` does so on a one-GPU
+    machine). With CUDA, this process is pinned to GPU LOCAL_RANK (modulo the GPUs present). A
     single process (WORLD_SIZE unset or 1) initialises nothing.
 
     Returns:
@@ -70,9 +74,10 @@ def init_distributed() -> DistInfo:
     """
     info = dist_info()
     if info.world_size > 1 and not dist.is_initialized():
-        backend = "nccl" if torch.cuda.is_available() else "gloo"
-        if backend == "nccl":
-            torch.cuda.set_device(info.local_rank)
+        default = "nccl" if torch.cuda.is_available() else "gloo"
+        backend = os.environ.get(BACKEND_ENV) or default
+        if torch.cuda.is_available():
+            torch.cuda.set_device(default_device(info))
         dist.init_process_group(backend, rank=info.rank, world_size=info.world_size)
     return dist_info()
 
@@ -84,11 +89,11 @@ def cleanup() -> None:
 
 
 def default_device(info: DistInfo | None = None) -> torch.device:
-    """This process's GPU (by local rank) if CUDA is available, else the CPU."""
+    """This process's GPU (local rank modulo the GPUs present) if CUDA is available, else the CPU."""
     info = info or dist_info()
-    return (
-        torch.device("cuda", info.local_rank) if torch.cuda.is_available() else torch.device("cpu")
-    )
+    if not torch.cuda.is_available():
+        return torch.device("cpu")
+    return torch.device("cuda", info.local_rank % torch.cuda.device_count())
 
 
 def _group_active() -> bool:

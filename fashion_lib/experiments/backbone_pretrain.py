@@ -240,7 +240,7 @@ def pretrained_backbone(name: str, profile: str, width: int = 32) -> PretrainedB
         return _external_weights(name, width)
     datasets = [dataset_for(profile, d) for d in DATASETS]
     data_key = hashlib.sha256(
-        "".join(file_digest(d.folder / "label_train.txt") for d in datasets).encode()
+        "".join(file_digest(d.split_dir / "label_train.txt") for d in datasets).encode()
     ).hexdigest()
     steps_per_epoch = max(1, sum(d.num_train for d in datasets) // settings.batch_size)
     train = TrainConfig(

@@ -181,7 +181,9 @@ def _data_key(data: RetrievalDataset) -> str:
     names = ["label_train.txt", f"query_{data.split}.txt", f"candidate_{data.split}.txt"]
     if data.multilabel:
         names.append(f"label_{data.split}.txt")
-    return hashlib.sha256("".join(file_digest(data.folder / n) for n in names).encode()).hexdigest()
+    return hashlib.sha256(
+        "".join(file_digest(data.split_dir / n) for n in names).encode()
+    ).hexdigest()
 
 
 def _inputs(

@@ -7,15 +7,11 @@ engine sums. Terms of switched-off tasks are absent from the dict.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-if TYPE_CHECKING:
-    from fashion_lib.models.fashionsap import FashionSAPOutput
-    from fashion_lib.models.fashionsap_tasks import ClassifierOutput, TMIROutput
+from fashion_lib.models.fashionsap_outputs import ClassifierOutput, FashionSAPOutput, TMIROutput
 
 IGNORE = -100
 
@@ -94,32 +90,6 @@ def its_loss(
     i2t = _soft_cross_entropy(image @ text_bank.t() / temperature, target_i2t)
     t2i = _soft_cross_entropy(text @ image_bank.t() / temperature, target_t2i)
     return (i2t + t2i) / 2
-
-
-def sample_hard_negatives(
-    similarity: Tensor, ids: Tensor, generator: torch.Generator | None = None
-) -> tuple[Tensor, Tensor]:
-    """For each row, draw one in-batch column of another product, weighted by softmax(similarity).
-
-    All rows are drawn at once by ``torch.multinomial`` over the (B, B) weight matrix; columns of the
-    row's own product (the diagonal and any other view of the same item) get weight 0. A row whose
-    batch holds no other product has no valid negative.
-
-    Args:
-        similarity: (B, B) query-to-candidate similarities (no gradient needed).
-        ids: (B,) product ids of both queries and candidates.
-        generator: the source of randomness.
-
-    Returns:
-        The drawn column per row (B,) and whether it is valid (B,) bool.
-    """
-    allowed = ids[:, None] != ids[None, :]  # (B, B)
-    weights = similarity.detach().float().softmax(dim=1) * allowed  # (B, B)
-    valid = allowed.any(dim=1)  # (B,)
-    weights = torch.where(valid[:, None], weights, torch.ones_like(weights))  # rows drawn, unused
-    weights = weights + allowed * torch.finfo(weights.dtype).tiny  # underflowed rows stay drawable
-    picks = torch.multinomial(weights, 1, generator=generator).squeeze(1)  # (B,)
-    return picks, valid
 
 
 def itm_loss(logits: Tensor, labels: Tensor) -> Tensor:

@@ -19,9 +19,15 @@ from transformers.models.bert.modeling_bert import BertPredictionHeadTransform
 
 from fashion_lib.data.masking import TextBatch, TextConfig
 from fashion_lib.errors import ConfigError
-from fashion_lib.losses.fashionsap import sample_hard_negatives
 from fashion_lib.models.backbones import CNN_BACKBONES, VIT_SPECS, create_cnn_backbone, create_vit
-from fashion_lib.models.fusion import FusionEncoder, FusionOutput
+from fashion_lib.models.fashionsap_outputs import (
+    FashionSAPOutput,
+    FSISOutput,
+    ITMOutput,
+    ITSOutput,
+    TokenOutput,
+)
+from fashion_lib.models.fusion import FusionEncoder
 from fashion_lib.models.momentum import FeatureQueue, ema_update, momentum_copy
 from fashion_lib.models.text_encoder import MaskedLMHead, TextEncoder, TextEncoderConfig
 
@@ -119,54 +125,30 @@ class Encoded:
     emb: Tensor
 
 
-@dataclass
-class FSISOutput:
-    """Adapted, L2-normalised symbol and image features (B, d1) for Eq. (2)."""
+def sample_hard_negatives(
+    similarity: Tensor, ids: Tensor, generator: torch.Generator | None = None
+) -> tuple[Tensor, Tensor]:
+    """For each row, draw one in-batch column of another product, weighted by softmax(similarity).
 
-    symbol: Tensor
-    image: Tensor
+    All rows are drawn at once by ``torch.multinomial`` over the (B, B) weight matrix; columns of the
+    row's own product (the diagonal and any other view of the same item) get weight 0. A row whose
+    batch holds no other product has no valid negative.
 
+    Args:
+        similarity: (B, B) query-to-candidate similarities (no gradient needed).
+        ids: (B,) product ids of both queries and candidates.
+        generator: the source of randomness.
 
-@dataclass
-class TokenOutput:
-    """Token predictions and labels: PTP/MLM (M, V) at labelled positions, TRP (B, L, 2)."""
-
-    logits: Tensor
-    labels: Tensor
-
-
-@dataclass
-class ITSOutput:
-    """Momentum banks for Eq. (5)-(9): batch momentum rows first, then the queue."""
-
-    image_bank: Tensor
-    text_bank: Tensor
-    ids: Tensor
-    bank_ids: Tensor
-    temperature: Tensor
-    alpha: float
-
-
-@dataclass
-class ITMOutput:
-    """Match logits (P, 2) over H_0 of positive pairs then hard negatives, and labels (P,)."""
-
-    logits: Tensor
-    labels: Tensor
-
-
-@dataclass
-class FashionSAPOutput:
-    """Everything the losses and the figures need; a task's field is None when it is off."""
-
-    image_emb: Tensor
-    text_emb: Tensor
-    fused: FusionOutput
-    fsis: FSISOutput | None
-    ptp: TokenOutput | None
-    trp: TokenOutput | None
-    its: ITSOutput | None
-    itm: ITMOutput | None
+    Returns:
+        The drawn column per row (B,) and whether it is valid (B,) bool.
+    """
+    allowed = ids[:, None] != ids[None, :]  # (B, B)
+    weights = similarity.detach().float().softmax(dim=1) * allowed  # (B, B)
+    valid = allowed.any(dim=1)  # (B,)
+    weights = torch.where(valid[:, None], weights, torch.ones_like(weights))  # rows drawn, unused
+    weights = weights + allowed * torch.finfo(weights.dtype).tiny  # underflowed rows stay drawable
+    picks = torch.multinomial(weights, 1, generator=generator).squeeze(1)  # (B,)
+    return picks, valid
 
 
 class FashionSAP(nn.Module):

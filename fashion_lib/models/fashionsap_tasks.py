@@ -10,27 +10,19 @@
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass
 
 from torch import Tensor, nn
 from torch.nn import functional as F
 
 from fashion_lib.models import register_model
 from fashion_lib.models.fashionsap import FashionSAP, FashionSAPConfig
+from fashion_lib.models.fashionsap_outputs import ClassifierOutput, TMIROutput
 from fashion_lib.models.text_encoder import TextEncoderConfig
 
 
 def retrieval_config(config: FashionSAPConfig) -> FashionSAPConfig:
     """The fine-tuning configuration for retrieval: ITS and ITM only, plain text (Sec. 4.2)."""
     return dataclasses.replace(config, fsis=False, ptp=False, trp=False, its=True, itm=True)
-
-
-@dataclass
-class ClassifierOutput:
-    """Class logits (B, C) and the fused H_0 (B, d) they come from."""
-
-    logits: Tensor
-    h0: Tensor
 
 
 class FashionSAPClassifier(nn.Module):
@@ -55,15 +47,6 @@ class FashionSAPClassifier(nn.Module):
         text = self.text_encoder(input_ids, attention_mask)  # (B, L, d)
         h0 = self.fusion(text, attention_mask, self.image_encoder(images)).hidden[:, 0]  # (B, d)
         return ClassifierOutput(self.head(h0), h0)
-
-
-@dataclass
-class TMIROutput:
-    """L2-normalised query (from H_f) and target image embeddings (B, E), and tau."""
-
-    query_emb: Tensor
-    target_emb: Tensor
-    temperature: Tensor
 
 
 class FashionSAPTMIR(nn.Module):

@@ -37,6 +37,11 @@ from fashion_lib.errors import DataError
 SPLITS = ("train", "valid", "test")
 EVAL_SPLITS = ("valid", "test")
 META_FILE = "meta.json"
+SPLIT_FILES = (
+    *(f"filenames_{s}.txt" for s in SPLITS),
+    "label_train.txt",
+    *(f"{kind}_{s}.txt" for s in EVAL_SPLITS for kind in ("query", "candidate")),
+)
 
 
 @dataclass(frozen=True)

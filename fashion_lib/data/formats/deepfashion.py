@@ -1,11 +1,12 @@
 """DeepFashion, Category & Attribute Prediction benchmark, as used by ASEN++ and M3-Net.
 
-One folder holds the benchmark files and the ASEN split files (`asen` module)::
+One folder holds the benchmark as downloaded and, optionally, ASEN's split files (`asen` module)::
 
     Anno/list_attr_cloth.txt      count line, header, then "<name> <type>" (names contain spaces,
                                   type 1..5 = texture, fabric, shape, part, style); row i (0-based)
                                   is global attribute i
     Anno/list_attr_img.txt        count line, header, then "<path> l_0 ... l_{K-1}", l in -1/0/1
+                                  (1 = positive, -1 = negative, 0 = unknown)
     Eval/list_eval_partition.txt  count line, header, then "<path> train|val|test"
     img/...                       the images (paths as in the lists)
     filenames_*.txt, label_train.txt, query_*.txt, candidate_*.txt   ASEN splits (within-type ids)
@@ -16,20 +17,33 @@ Index rule (verified on all 27,625 images of both public splits): the within-typ
 global attribute is its rank among the global indices of its type, sorted ascending. Records hold
 within-type 0-based pairs (`AttrValue`); readers and writers convert.
 
+Without ASEN's files, `derive_splits` makes them from the benchmark (`derived` module): the
+multi-label protocol on the official partition. train/val/test of ``list_eval_partition.txt`` are
+the train/valid/test splits, in the file's order, without the images that have no positive
+attribute; every training image carries all its positives; each evaluation image gets one
+(type, value) pair drawn uniformly from its positives (ASEN's observed rule) and is a query or a
+candidate (1:4 per type); ``label_{valid,test}.txt`` list all its positives. Without
+``label_{split}.txt`` beside given ASEN splits, the positives come from ``list_attr_img.txt``.
+
 Records: `DFAttribute`, `DFImage`, `DeepFashionData`. Functions: `within_type`, `read_deepfashion`,
-`validate_deepfashion`, `write_deepfashion(folder, data, images)`.
+`derive_splits`, `validate_deepfashion`, `write_deepfashion(folder, data, images)`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+
+import numpy as np
 
 from fashion_lib.data.formats.asen import (
     EVAL_SPLITS,
+    SPLITS,
+    AsenMeta,
     AsenSplits,
     AttrValue,
+    EvalItem,
     LabelledImage,
     parse_pairs,
     read_splits,
@@ -37,15 +51,18 @@ from fashion_lib.data.formats.asen import (
     validate_splits,
     write_dataset,
 )
+from fashion_lib.data.formats.derived import SEED, Derived, query_candidate, require, split_source
 from fashion_lib.data.formats.images import ImageLike
 from fashion_lib.data.formats.lines import iter_lines, read_lines, write_lines
-from fashion_lib.data.taxonomy import DEEPFASHION_TYPES
+from fashion_lib.data.taxonomy import DEEPFASHION, DEEPFASHION_TYPES
 from fashion_lib.errors import DataError
 
 ATTR_CLOTH = "Anno/list_attr_cloth.txt"
 ATTR_IMG = "Anno/list_attr_img.txt"
 PARTITION = "Eval/list_eval_partition.txt"
 PARTITIONS = ("train", "val", "test")
+RELEASE = (ATTR_CLOTH, ATTR_IMG, PARTITION)
+DATASET = "DeepFashion"
 HEADER_LINES = 2  # the count line and the column header
 
 
@@ -75,12 +92,14 @@ class DFImage:
 @dataclass(frozen=True)
 class DeepFashionData:
     """Everything of one DeepFashion folder; `multilabels` maps "valid"/"test" to within-type
-    pairs of every positive attribute of each evaluation image (from ``label_{split}.txt``)."""
+    pairs of every positive attribute of each evaluation image (from ``label_{split}.txt``);
+    `split_dir` is the folder the split files were read from (None: the dataset folder)."""
 
     attributes: tuple[DFAttribute, ...]
     images: tuple[DFImage, ...]
     splits: AsenSplits
     multilabels: Mapping[str, tuple[LabelledImage, ...]]
+    split_dir: Path | None = field(default=None, compare=False)
 
 
 def within_type(attributes: tuple[DFAttribute, ...]) -> dict[int, AttrValue]:
@@ -168,25 +187,114 @@ def _read_multilabel(path: Path, attributes: tuple[DFAttribute, ...]) -> tuple[L
     return tuple(out)
 
 
+def _positives(
+    path: Path, filenames: tuple[str, ...], images: tuple[DFImage, ...], mapping: dict
+) -> tuple[LabelledImage, ...]:
+    """Every positive of each image of a filename list, from ``list_attr_img.txt``."""
+    by_path = {i.path: i.positives for i in images}
+    out = []
+    for fid, name in enumerate(filenames):
+        if not by_path.get(name):
+            raise DataError(path, f"{name} has no positive attribute in {ATTR_IMG}", fid + 1)
+        out.append(LabelledImage(fid, tuple(mapping[g] for g in by_path[name])))
+    return tuple(out)
+
+
+def derive_splits(attributes: tuple[DFAttribute, ...], images: tuple[DFImage, ...]) -> Derived:
+    """ASEN's files from the benchmark: the multi-label protocol on the official partition."""
+    mapping = within_type(attributes)
+    counts = tuple(
+        sum(a.type_id == t + 1 for a in attributes) for t in range(len(DEEPFASHION_TYPES))
+    )
+    meta = AsenMeta(DATASET, DEEPFASHION.names, counts)
+    split_of = dict(zip(PARTITIONS, SPLITS, strict=True))
+    rows: dict[str, list[DFImage]] = {s: [] for s in SPLITS}
+    for image in images:
+        if image.positives:
+            rows[split_of[image.partition]].append(image)
+    filenames = {s: tuple(i.path for i in rows[s]) for s in SPLITS}
+
+    def labelled(split: str) -> tuple[LabelledImage, ...]:
+        return tuple(
+            LabelledImage(fid, tuple(mapping[g] for g in i.positives))
+            for fid, i in enumerate(rows[split])
+        )
+
+    queries, candidates, extra = {}, {}, {}
+    for n, split in enumerate(EVAL_SPLITS):
+        rng = np.random.default_rng([SEED, n])
+        records = labelled(split)
+        items = [EvalItem(r.fid, *_pair(r.labels[rng.integers(len(r.labels))])) for r in records]
+        queries[split], candidates[split] = query_candidate(items, rng)
+        extra[f"label_{split}.txt"] = multilabel_lines(records, attributes)
+    splits = AsenSplits(meta, filenames, labelled("train"), queries, candidates)
+    return Derived(splits, extra)
+
+
+def _pair(pair: AttrValue) -> tuple[int, int]:
+    return pair.attr, pair.value
+
+
 def read_deepfashion(folder: str | Path, meta_path: str | Path | None = None) -> DeepFashionData:
-    """Read and validate a DeepFashion folder (benchmark files + ASEN splits + multi-labels)."""
+    """Read and validate a DeepFashion folder: the benchmark, and ASEN's split files and
+    multi-labels where given, else derived from the benchmark (see the module docstring)."""
     folder = Path(folder)
+    require(
+        (folder / name for name in RELEASE),
+        f"{DATASET} needs the Attribute Prediction benchmark as downloaded ({', '.join(RELEASE)} "
+        f"and img/) in {folder}; ASEN's split files and meta.json are optional",
+    )
     attributes = _read_attributes(folder / ATTR_CLOTH)
     images = _read_images(folder, len(attributes))
-    splits = read_splits(folder, "DeepFashion", meta_path)
-    multilabels = {s: _read_multilabel(folder / f"label_{s}.txt", attributes) for s in EVAL_SPLITS}
-    data = DeepFashionData(attributes, images, splits, multilabels)
+    _validate_release(folder, attributes, images)
+    source = split_source(
+        folder,
+        DATASET,
+        [folder / name for name in RELEASE],
+        lambda: derive_splits(attributes, images),
+        Path(meta_path) if meta_path is not None else None,
+    )
+    splits = read_splits(source.splits, DATASET, source.meta)
+    mapping = within_type(attributes)
+    multilabels = {}
+    for split in EVAL_SPLITS:
+        path = source.splits / f"label_{split}.txt"
+        multilabels[split] = (
+            _read_multilabel(path, attributes)
+            if path.is_file()
+            else _positives(
+                source.splits / f"filenames_{split}.txt", splits.filenames[split], images, mapping
+            )
+        )
+    data = DeepFashionData(attributes, images, splits, multilabels, source.splits)
     validate_deepfashion(folder, data)
     return data
 
 
+def _validate_release(
+    folder: Path, attributes: tuple[DFAttribute, ...], images: tuple[DFImage, ...]
+) -> None:
+    """Check the benchmark files alone: attribute types, image paths, label indices, statuses."""
+    for line, attribute in enumerate(attributes, HEADER_LINES + 1):
+        if not attribute.name or not 1 <= attribute.type_id <= len(DEEPFASHION_TYPES):
+            raise DataError(folder / ATTR_CLOTH, f"bad attribute {attribute}", line)
+    seen: set[str] = set()
+    for line, image in enumerate(images, HEADER_LINES + 1):
+        if image.path in seen or not image.path or any(c.isspace() for c in image.path):
+            raise DataError(folder / ATTR_IMG, f"duplicate or bad image path {image.path!r}", line)
+        seen.add(image.path)
+        if any(not 0 <= g < len(attributes) for g in image.positives):
+            raise DataError(folder / ATTR_IMG, "attribute index out of range", line)
+        if image.partition not in PARTITIONS:
+            raise DataError(folder / PARTITION, f"unknown status {image.partition!r}", line)
+
+
 def validate_deepfashion(folder: Path, data: DeepFashionData) -> None:
     """Cross-check the benchmark files, the ASEN splits and the multi-labels."""
-    validate_splits(folder, data.splits)
+    split_dir = data.split_dir or folder
+    validate_splits(split_dir, data.splits)
+    _validate_release(folder, data.attributes, data.images)
     cloth = folder / ATTR_CLOTH
-    for line, attribute in enumerate(data.attributes, HEADER_LINES + 1):
-        if not attribute.name or not 1 <= attribute.type_id <= len(DEEPFASHION_TYPES):
-            raise DataError(cloth, f"bad attribute {attribute}", line)
     per_type = tuple(
         sum(a.type_id == t for a in data.attributes) for t in range(1, len(DEEPFASHION_TYPES) + 1)
     )
@@ -196,17 +304,8 @@ def validate_deepfashion(folder: Path, data: DeepFashionData) -> None:
             f"attributes per type {per_type} differ from meta.json "
             f"{tuple(data.splits.meta.counts)}",
         )
-    seen: set[str] = set()
-    for line, image in enumerate(data.images, HEADER_LINES + 1):
-        if image.path in seen or not image.path or any(c.isspace() for c in image.path):
-            raise DataError(folder / ATTR_IMG, f"duplicate or bad image path {image.path!r}", line)
-        seen.add(image.path)
-        if any(not 0 <= g < len(data.attributes) for g in image.positives):
-            raise DataError(folder / ATTR_IMG, "attribute index out of range", line)
-        if image.partition not in PARTITIONS:
-            raise DataError(folder / PARTITION, f"unknown status {image.partition!r}", line)
     for split in EVAL_SPLITS:
-        path = folder / f"label_{split}.txt"
+        path = split_dir / f"label_{split}.txt"
         records = data.multilabels[split]
         validate_labelled(path, records, data.splits.meta, len(data.splits.filenames[split]))
         positives = {r.fid: set(r.labels) for r in records}
@@ -217,7 +316,7 @@ def validate_deepfashion(folder: Path, data: DeepFashionData) -> None:
             for line, item in enumerate(items, 1):
                 if AttrValue(item.attr, item.value) not in positives.get(item.fid, ()):
                     raise DataError(
-                        folder / f"{kind}_{split}.txt",
+                        split_dir / f"{kind}_{split}.txt",
                         f"pair ({item.attr}, "
                         f"{item.value}) is not a positive of image {item.fid} in "
                         f"{path.name}",
@@ -248,13 +347,23 @@ def _write_benchmark(folder: Path, data: DeepFashionData) -> None:
         [str(len(data.images)), "image_name  evaluation_status"]
         + [f"{i.path} {i.partition}" for i in data.images],
     )
-    to_global = {v: g for g, v in within_type(data.attributes).items()}
     for split in EVAL_SPLITS:
-        lines = []
-        for record in data.multilabels[split]:
-            pairs = sorted((to_global[p], p.attr + 1) for p in record.labels)
-            lines.append("\t".join([str(record.fid)] + [f"{t}\t{g}" for g, t in pairs]))
-        write_lines(folder / f"label_{split}.txt", lines)
+        write_lines(
+            folder / f"label_{split}.txt",
+            multilabel_lines(data.multilabels[split], data.attributes),
+        )
+
+
+def multilabel_lines(
+    records: Iterable[LabelledImage], attributes: tuple[DFAttribute, ...]
+) -> list[str]:
+    """``label_{split}.txt`` lines: "fid<TAB>type<TAB>global ..." (1-based type, ascending index)."""
+    to_global = {v: g for g, v in within_type(attributes).items()}
+    lines = []
+    for record in records:
+        pairs = sorted((to_global[p], p.attr + 1) for p in record.labels)
+        lines.append("\t".join([str(record.fid)] + [f"{t}\t{g}" for g, t in pairs]))
+    return lines
 
 
 def write_deepfashion(

@@ -13,29 +13,48 @@ paths relative to the dataset folder (prefixing the sub-folder), as the ASEN fil
 Each image carries one attribute. Where an image is in both label.csv and the ASEN files, the two
 must agree.
 
-Records: `FashionAILabel`, `FashionAIData`. Functions: `read_fashionai`, `validate_fashionai`,
-`write_fashionai(folder, data, images)`.
+Without ASEN's files, `derive_splits` makes them from label.csv (`derived` module): meta.json lists
+the attributes in ASEN's order when they are FashionAI's eight (else in order of first appearance)
+with as many values as their marks; each attribute's images (sorted by path, then in a seeded
+random order) are split 8:1:1 into train/valid/test, and each evaluation split 1:4 into queries and
+candidates per attribute, as ASEN's files are. Rows marked "m" (maybe) elsewhere are kept, as ASEN
+kept them; the value is the position of "y".
+
+Records: `FashionAILabel`, `FashionAIData`. Functions: `read_fashionai`, `derive_splits`,
+`validate_fashionai`, `write_fashionai(folder, data, images)`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+
+import numpy as np
 
 from fashion_lib.data.formats.asen import (
     EVAL_SPLITS,
+    SPLITS,
+    AsenMeta,
     AsenSplits,
+    AttrValue,
+    EvalItem,
+    LabelledImage,
+    find_meta,
+    read_meta,
     read_splits,
     validate_splits,
     write_dataset,
 )
+from fashion_lib.data.formats.derived import SEED, Derived, query_candidate, split_source, three_way
 from fashion_lib.data.formats.images import ImageLike
 from fashion_lib.data.formats.lines import read_lines, write_lines
+from fashion_lib.data.taxonomy import FASHIONAI
 from fashion_lib.errors import DataError
 
 LABEL_CSV = "Annotations/label.csv"
 SUFFIX = "_labels"
+DATASET = "FashionAI"
 
 
 @dataclass(frozen=True)
@@ -65,17 +84,24 @@ class FashionAILabel:
 
 @dataclass(frozen=True)
 class FashionAIData:
-    """The annotations and the ASEN splits of one FashionAI folder."""
+    """The annotations and the ASEN splits of one FashionAI folder; `split_dir` is the folder the
+    split files were read from (None: the dataset folder)."""
 
     labels: tuple[FashionAILabel, ...]
     splits: AsenSplits
+    split_dir: Path | None = field(default=None, compare=False)
 
 
 def _label_files(folder: Path) -> list[tuple[str, Path]]:
     files = [("", folder / LABEL_CSV)] if (folder / LABEL_CSV).is_file() else []
     files += [(p.parent.parent.name + "/", p) for p in sorted(folder.glob(f"*/{LABEL_CSV}"))]
     if not files:
-        raise DataError(folder / LABEL_CSV, "missing file")
+        raise DataError(
+            folder / LABEL_CSV,
+            f"missing file; {DATASET} needs the release as downloaded ({LABEL_CSV}, or "
+            f"<part>/{LABEL_CSV} per part, and Images/) in {folder}; ASEN's split files and "
+            "meta.json are optional",
+        )
     return files
 
 
@@ -91,17 +117,88 @@ def _parse_row(path: Path, line: int, text: str, prefix: str) -> FashionAILabel:
     return FashionAILabel(prefix + image, attr.removesuffix(SUFFIX), marks)
 
 
+def derive_meta(labels: Iterable[FashionAILabel], sources: list[tuple[Path, int]]) -> AsenMeta:
+    """meta.json's FashionAI entry from the labels: ASEN's order for FashionAI's own attributes."""
+    counts: dict[str, int] = {}
+    for (path, line), label in zip(sources, labels, strict=True):
+        n = counts.setdefault(label.attribute, len(label.marks))
+        if len(label.marks) != n:
+            raise DataError(
+                path, f"{len(label.marks)} marks where {label.attribute} has {n} elsewhere", line
+            )
+    names = FASHIONAI.names if set(counts) == set(FASHIONAI.names) else tuple(counts)
+    return AsenMeta(DATASET, names, tuple(counts[n] for n in names))
+
+
+def derive_splits(labels: tuple[FashionAILabel, ...], meta: AsenMeta) -> Derived:
+    """ASEN's split files from validated labels (see the module docstring)."""
+    split_of: dict[str, str] = {}
+    for attr, name in enumerate(meta.attributes):
+        rows = sorted(r.path for r in labels if r.attribute == name)
+        order = np.random.default_rng([SEED, attr]).permutation(len(rows))
+        n_train, n_valid, _ = three_way(len(rows))
+        for rank, i in enumerate(order):
+            split_of[rows[i]] = (
+                "train" if rank < n_train else "valid" if rank < n_train + n_valid else "test"
+            )
+    filenames = {s: tuple(sorted(p for p, v in split_of.items() if v == s)) for s in SPLITS}
+    fid = {s: {p: i for i, p in enumerate(filenames[s])} for s in SPLITS}
+    pairs = {r.path: (meta.attributes.index(r.attribute), r.value) for r in labels}
+    train = tuple(
+        LabelledImage(i, (AttrValue(*pairs[p]),)) for i, p in enumerate(filenames["train"])
+    )
+    queries, candidates = {}, {}
+    for n, split in enumerate(EVAL_SPLITS):
+        items = [EvalItem(fid[split][p], *pairs[p]) for p in filenames[split]]
+        rng = np.random.default_rng([SEED, len(meta.attributes) + n])
+        queries[split], candidates[split] = query_candidate(items, rng)
+    return Derived(AsenSplits(meta, filenames, train, queries, candidates), {})
+
+
 def read_fashionai(folder: str | Path, meta_path: str | Path | None = None) -> FashionAIData:
-    """Read and validate a FashionAI folder (every label.csv and the ASEN splits)."""
+    """Read and validate a FashionAI folder: every label.csv, and ASEN's split files and meta
+    where given, else derived from the labels (see the module docstring)."""
     folder = Path(folder)
     labels, sources = [], []
-    for prefix, path in _label_files(folder):
+    files = _label_files(folder)
+    for prefix, path in files:
         for line, text in enumerate(read_lines(path), 1):
             labels.append(_parse_row(path, line, text, prefix))
             sources.append((path, line))
-    data = FashionAIData(tuple(labels), read_splits(folder, "FashionAI", meta_path))
+    given = Path(meta_path) if meta_path is not None else find_meta(folder)
+    meta = read_meta(given, DATASET) if given.is_file() else derive_meta(labels, sources)
+    _validate_labels(meta, tuple(labels), sources)
+    source = split_source(
+        folder,
+        DATASET,
+        [path for _, path in files],
+        lambda: derive_splits(tuple(labels), meta),
+        given,
+    )
+    splits = read_splits(source.splits, DATASET, source.meta)
+    data = FashionAIData(tuple(labels), splits, source.splits)
     validate_fashionai(folder, data, sources)
     return data
+
+
+def _validate_labels(
+    meta: AsenMeta, labels: tuple[FashionAILabel, ...], sources: list[tuple[Path, int]]
+) -> dict[str, tuple[int, int]]:
+    """Check every label against the meta; returns image path -> (attribute, value)."""
+    by_path = {}
+    for (csv_path, line), label in zip(sources, labels, strict=True):
+        if label.attribute not in meta.attributes:
+            raise DataError(csv_path, f"unknown attribute {label.attribute!r}", line)
+        attr = meta.attributes.index(label.attribute)
+        n = meta.counts[attr]
+        if len(label.marks) != n or set(label.marks) - set("ynm") or label.marks.count("y") != 1:
+            raise DataError(
+                csv_path, f"marks {label.marks!r} must be {n} of y/n/m with one 'y'", line
+            )
+        if label.path in by_path or not label.path or "," in label.path:
+            raise DataError(csv_path, f"duplicate or bad image path {label.path!r}", line)
+        by_path[label.path] = (attr, label.value)
+    return by_path
 
 
 def validate_fashionai(
@@ -115,23 +212,11 @@ def validate_fashionai(
         sources: (file, 1-based line) of each label; by default the lines of one
             ``folder/Annotations/label.csv``.
     """
-    validate_splits(folder, data.splits)
-    meta = data.splits.meta
+    split_dir = data.split_dir or folder
+    validate_splits(split_dir, data.splits)
     if sources is None:
         sources = [(folder / LABEL_CSV, i) for i in range(1, len(data.labels) + 1)]
-    by_path = {}
-    for (csv_path, line), label in zip(sources, data.labels, strict=True):
-        if label.attribute not in meta.attributes:
-            raise DataError(csv_path, f"unknown attribute {label.attribute!r}", line)
-        attr = meta.attributes.index(label.attribute)
-        n = meta.counts[attr]
-        if len(label.marks) != n or set(label.marks) - set("ynm") or label.marks.count("y") != 1:
-            raise DataError(
-                csv_path, f"marks {label.marks!r} must be {n} of y/n/m with one 'y'", line
-            )
-        if label.path in by_path or not label.path or "," in label.path:
-            raise DataError(csv_path, f"duplicate or bad image path {label.path!r}", line)
-        by_path[label.path] = (attr, label.value)
+    by_path = _validate_labels(data.splits.meta, data.labels, sources)
     s = data.splits
     groups = [
         (
@@ -150,7 +235,7 @@ def validate_fashionai(
             known = by_path.get(s.filenames[split][fid])
             if known is not None and known != pair:
                 raise DataError(
-                    folder / name,
+                    split_dir / name,
                     f"(attribute, value) {pair} disagrees with {LABEL_CSV} {known}",
                     line,
                 )

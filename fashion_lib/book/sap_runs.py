@@ -1,0 +1,139 @@
+"""Chapter 07's tables and curves, read from FashionSAP's pre-training run records.
+
+Each function turns the `SAPRun`s a chapter holds into one pandas frame it displays as it is: the
+warm-ups, the variants with their held-out metrics, the per-task loss curves (each variant drawn
+after its warm-up's last step), the wall time of every run, and what trivial predictors score on
+the held-out batches.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+
+import pandas as pd
+import torch
+
+from fashion_lib.data.masking import IGNORE, TextBatch
+from fashion_lib.experiments.fashionsap_pretrain import SAPRun
+from fashion_lib.results import seed_summary
+
+__all__ = [
+    "TASKS",
+    "cost_frame",
+    "loss_curves",
+    "metric_summary",
+    "runs_frame",
+    "trivial_scores",
+    "warmup_frame",
+]
+
+#: The loss terms of Eq. 11 in the order the curves show them.
+TASKS = ("its", "itm", "ptp", "trp", "fsis")
+
+
+def warmup_frame(warmups: Mapping[str, SAPRun]) -> pd.DataFrame:
+    """One row per warm-up: held-out metrics, steps, wall time, reuse, config hash and commit."""
+    rows = {
+        name: {
+            **run.metrics,
+            "steps": run.history[-1]["step"],
+            "wall s": run.wall_time_s,
+            "reused": run.reused,
+            "config": run.record.config_hash[:12] if run.record else None,
+            "commit": run.record.git_commit if run.record else None,
+        }
+        for name, run in warmups.items()
+    }
+    return pd.DataFrame(rows).T
+
+
+def runs_frame(pretrained: Mapping[tuple[str, int], SAPRun]) -> pd.DataFrame:
+    """One row per (variant, seed): reuse, wall time, config hash and the held-out metrics."""
+    return pd.DataFrame(
+        [
+            {
+                "variant": variant,
+                "seed": seed,
+                "reused": run.reused,
+                "wall_s": run.wall_time_s,
+                "config": run.record.config_hash[:12] if run.record else None,
+                **run.metrics,
+            }
+            for (variant, seed), run in pretrained.items()
+        ]
+    )
+
+
+def metric_summary(runs: pd.DataFrame, digits: int = 2) -> pd.DataFrame:
+    """Every metric of `runs_frame` per variant as "mean ± std" over seeds (blank: not measured).
+
+    Returns:
+        Rows: metrics; columns: variants in the order of `runs`; cells are strings.
+    """
+    info = {"variant", "seed", "reused", "wall_s", "config"}
+    metrics = [c for c in runs.columns if c not in info]
+    long = runs.melt(["variant", "seed"], metrics, var_name="metric").dropna()
+    summary = seed_summary(long, ["variant", "metric"], "value")
+    summary["cell"] = [f"{m:.{digits}f} ± {s:.{digits}f}" for m, s in zip(
+        summary["mean"], summary["std"], strict=True
+    )]  # fmt: skip
+    table = summary.pivot(index="metric", columns="variant", values="cell")
+    variants = list(dict.fromkeys(runs["variant"]))
+    return table.reindex(columns=variants).fillna("")
+
+
+def _curve_rows(variant: str, seed: int, run: SAPRun, offset: int) -> list[dict]:
+    return [
+        {"variant": variant, "seed": seed, "step": offset + h["step"], "task": t, "loss": h[t]}
+        for h in run.history
+        for t in TASKS
+        if t in h
+    ]
+
+
+def loss_curves(
+    warmups: Mapping[str, SAPRun],
+    pretrained: Mapping[tuple[str, int], SAPRun],
+    warmup_of: Mapping[str, str],
+) -> pd.DataFrame:
+    """Long frame (variant, seed, step, task, loss) of every logged step of every run.
+
+    Args:
+        warmups: warm-up name -> its run.
+        pretrained: (variant, seed) -> its run.
+        warmup_of: variant -> the name of the warm-up it continues; its steps are counted after
+            that warm-up's last step.
+    """
+    rows = []
+    for name, run in warmups.items():
+        rows += _curve_rows(f"warm-up ({name})", 0, run, 0)
+    for (variant, seed), run in pretrained.items():
+        offset = warmups[warmup_of[variant]].history[-1]["step"]
+        rows += _curve_rows(variant, seed, run, offset)
+    return pd.DataFrame(rows)
+
+
+def cost_frame(warmups: Mapping[str, SAPRun], runs: pd.DataFrame) -> pd.DataFrame:
+    """Wall time of every run: the warm-ups, then each (variant, seed) row of `runs_frame`."""
+    warm = [{"run": f"warm-up {k}", "wall_s": r.wall_time_s} for k, r in warmups.items()]
+    names = runs["variant"] + " seed " + runs["seed"].astype(str)
+    frames = [pd.DataFrame(warm), runs.assign(run=names)[["run", "wall_s"]]]
+    return pd.concat(frames, ignore_index=True)
+
+
+def trivial_scores(texts: Iterable[TextBatch]) -> pd.Series:
+    """What trivial predictors score (%) on held-out text: TRP's majority, PTP's commonest token.
+
+    Returns:
+        TRP always answering "not replaced" over real tokens, and PTP always answering the most
+        frequent blanked prompt token.
+    """
+    texts = list(texts)
+    trp = torch.cat([t.trp_labels[t.trp_labels != IGNORE] for t in texts])
+    blanks = torch.cat([t.mlm_labels[(t.mlm_labels != IGNORE) & t.prompt_mask] for t in texts])
+    most = torch.bincount(blanks).max().item() if len(blanks) else 0
+    scores = {
+        "TRP: always 'not replaced'": 100 * (trp == 0).float().mean().item(),
+        "PTP: always the most frequent blanked token": 100 * most / max(1, len(blanks)),
+    }
+    return pd.Series(scores, name="percent")
