@@ -236,8 +236,9 @@ for name, real in (("FashionAI", taxonomy.FASHIONAI), ("DARN", taxonomy.DARN)):
             }
         )
 display(pd.DataFrame(gallery_rows).set_index(["dataset", "attribute"]))  # noqa: F821
-problems = invariants.world_problems(root)
-print("official loaders' needs:", "all met" if not problems else "; ".join(problems))
+if settings.proxy:  # a real copy is read as it is: no ASEN++ configs or extras are written to it
+    problems = invariants.world_problems(root)
+    print("official loaders' needs:", "all met" if not problems else "; ".join(problems))
 
 # %% [markdown]
 # ## Class frequencies and co-occurrence
