@@ -9,9 +9,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import yaml
 from PIL import Image
 
 from fashion_lib.data.atelier import draw as d
+from fashion_lib.data.atelier import invariants as inv
 from fashion_lib.data.atelier import labels as lab
 from fashion_lib.data.atelier import make
 from fashion_lib.data.atelier.garment import GARMENTS, OBJECTS, sample_spec
@@ -19,17 +21,17 @@ from fashion_lib.data.atelier.masks import PARTS_FILE, PartMasks
 from fashion_lib.data.atelier.records import asen_splits, split_ranges
 from fashion_lib.data.atelier.render import FRAMINGS, PARTS, Look, View, render
 from fashion_lib.data.atelier.styles import STYLE_RULES, styles
-from fashion_lib.data.formats import darn, deepfashion, fashionai, fashiongen, fashioniq
+from fashion_lib.data.formats import asenpp, darn, deepfashion, fashionai, fashiongen, fashioniq
 from fashion_lib.data.formats.check import check
 from fashion_lib.data.formats.images import JPEG_QUALITY, load_image
-from fashion_lib.data.taxonomy import FASHIONAI, subcategory_index, symbol_of
-from fashion_lib.profiles import DataScale, get_profile
+from fashion_lib.data.taxonomy import DARN, FASHIONAI, subcategory_index, symbol_of
+from fashion_lib.profiles import DataScale, SplitSizes, get_profile
 
 TINY = DataScale(
     image_size=48,
-    deepfashion_images=60,
-    fashionai_images=60,
-    darn_images=60,
+    deepfashion=SplitSizes.asen(60),
+    fashionai=SplitSizes.asen(60),
+    darn=SplitSizes.asen(60),
     fashiongen_products=12,
     views_per_product=2,
     fashioniq_images=30,
@@ -106,7 +108,9 @@ def test_darn_and_deepfashion_labels_decode_to_the_spec() -> None:
         sample = d.draw_darn(KNOBS, i)
         names = [lab.DARN_PROXY.value_name(a, v) for a, v in sample.labels]
         assert names[0] == sample.spec.category and names[4] == sample.spec.pattern
-        assert names[7] == sample.spec.sleeve_length and names[8] == sample.spec.sleeve_shape
+        sleeve = sample.spec.sleeve_length
+        assert names[7] == ("sleeveless" if sleeve == "none" else sleeve)
+        assert names[8] == sample.spec.sleeve_shape
         df = d.draw_deepfashion(KNOBS, i)
         style_ids = {v for t, v in df.labels if t == 4}
         assert style_ids == {lab.DF_CLASSES[4].index(s) for s in styles(df.spec)}
@@ -130,11 +134,12 @@ def test_fashiongen_names_are_real() -> None:
         symbol_of(cat)
 
 
-def test_split_ranges_are_8_1_1() -> None:
-    ranges = split_ranges(1000)
-    assert [len(r) for r in ranges.values()] == [800, 100, 100]
+def test_split_ranges_follow_the_sizes() -> None:
+    assert [len(r) for r in split_ranges(SplitSizes.asen(1000)).values()] == [800, 100, 100]
+    assert [r.start for r in split_ranges(SplitSizes(7, 3, 5)).values()] == [0, 7, 10]
     samples = [d.draw_darn(KNOBS, i) for i in range(50)]
-    splits = asen_splits(lab.DARN_PROXY, [f"p/{i}.jpg" for i in range(50)], samples, False)
+    paths = [f"p/{i}.jpg" for i in range(50)]
+    splits = asen_splits(lab.DARN_PROXY, paths, samples, False, SplitSizes.asen(50))
     assert len(splits.queries["valid"]) == 1 and len(splits.candidates["valid"]) == 4
     assert {q.fid for q in splits.queries["test"]} == {4}
 
@@ -150,7 +155,8 @@ def test_every_format_passes_check_and_reads_back(tiny_world: Path) -> None:
         check(fmt, tiny_world / name)
     samples = make.draw_all(d.draw_darn, KNOBS, 60, workers=1)
     paths = [darn.image_path(i // 10, f"{i:07d}") for i in range(60)]
-    assert darn.read_darn(tiny_world / "DARN") == asen_splits(lab.DARN_PROXY, paths, samples, False)
+    planned = asen_splits(lab.DARN_PROXY, paths, samples, False, SplitSizes.asen(60))
+    assert darn.read_darn(tiny_world / "DARN") == planned
     back = np.asarray(load_image(tiny_world / "DARN" / paths[5]))
     buffer = io.BytesIO()  # the same array through the same codec decodes to the same pixels
     Image.fromarray(samples[5].images[0]).save(buffer, format="JPEG", quality=JPEG_QUALITY)
@@ -189,13 +195,70 @@ def test_interrupted_make_leaves_no_world(tmp_path: Path, monkeypatch: pytest.Mo
     assert not list(tmp_path.iterdir())
 
 
-def test_smoke_world_generates_in_seconds(tmp_path: Path) -> None:
+@pytest.fixture(scope="module")
+def smoke_world(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, make.WorldSummary]:
+    root = tmp_path_factory.mktemp("atelier-smoke") / "smoke"
     start = time.perf_counter()
-    summary = make.make_world(get_profile("smoke"), out=tmp_path / "smoke", workers=2)
-    assert time.perf_counter() - start < 30  # about 5 s on an idle 2-core machine
-    assert summary.images["DeepFashion"] == get_profile("smoke").data.deepfashion_images
-    assert (tmp_path / "smoke" / make.MANIFEST).is_file()
+    summary = make.make_world(get_profile("smoke"), out=root, workers=2)
+    assert time.perf_counter() - start < 30  # about 6 s on an idle 2-core machine
+    return root, summary
+
+
+def test_smoke_world_generates_in_seconds(smoke_world: tuple[Path, make.WorldSummary]) -> None:
+    root, summary = smoke_world
+    assert summary.images["DeepFashion"] == get_profile("smoke").data.deepfashion.total
+    assert (root / make.MANIFEST).is_file()
     assert set(FRAMINGS) >= {"full", "upper", "three_quarter", "legs", "object"}
+
+
+def test_smoke_world_is_what_the_official_loaders_need(
+    smoke_world: tuple[Path, make.WorldSummary],
+) -> None:
+    root = smoke_world[0]
+    assert inv.world_problems(root) == []
+    config = yaml.safe_load(asenpp.config_path(root, "DARN").read_text())["DATA"]
+    assert config["ATTRIBUTES"]["NUM"][config["ATTRIBUTES"]["NAME"].index("sleeve length")] == 8
+    assert Path(config["BASE_PATH"]) == root.absolute()
+    merged = fashioniq.load_json_array(fashioniq.merged_caption_file(root / "FashionIQ", "val"))
+    dress = fashioniq.load_json_array(fashioniq.caption_file(root / "FashionIQ", "dress", "val"))
+    assert [e for _, e in merged][: len(dress)] == [e for _, e in dress]
+    symbols = (root / "FashionGen" / fashiongen.SYMBOL_MAP_FILE).read_text().splitlines()
+    assert "suits & blazers\t[dresses_sign]" in symbols and len(symbols) == 48
+
+
+def test_invariant_checks_name_each_violation(tiny_world: Path) -> None:
+    problems = inv.world_problems(tiny_world)  # 60 images: too few for coverage and galleries
+    assert any("fewer than 2 training images" in p for p in problems)
+    assert any("no queries in valid" in p for p in problems)
+    assert any("FashionSAP needs 101" in p for p in problems)
+    splits = darn.read_darn(tiny_world / "DARN")
+    counts = list(splits.meta.counts)
+    counts[7] = 9  # the proxy's old DARN sleeve length
+    meta = replace(splits.meta, counts=tuple(counts))
+    assert "DARN sleeve length: 9 values, the real dataset has 8" in inv.split_problems(
+        replace(splits, meta=meta)
+    )
+
+
+def test_first_images_cover_every_value_then_attributes_take_turns() -> None:
+    counts = (3, 2)
+    targets = [d.target(counts, i) for i in range(d.COVERAGE * 5 + 4)]
+    assert targets[:5] == [(0, 0), (0, 1), (0, 2), (1, 0), (1, 1)] == targets[5:10]
+    assert targets[10:] == [(0, None), (1, None), (0, None), (1, None)]
+    planned = d.plan("DARN", KNOBS, 3)  # covers clothes category value 3
+    assert planned.query == (0, 3) and planned.labels[0] == (0, 3)
+
+
+def test_cpu_plan_has_galleries_that_do_not_saturate() -> None:
+    plans = inv.plan_splits(get_profile("cpu"), workers=2)  # labels only: no image is rendered
+    for name, splits in plans.items():
+        assert inv.split_problems(splits) == [], name
+        if name in ("FashionAI", "DARN"):
+            rows = inv.gallery_sizes(splits)
+            assert min(r["candidates"] for r in rows if r["split"] == "test") >= 1000
+            assert min(r["candidates"] for r in rows if r["split"] == "valid") >= 500
+            assert min(r["queries"] for r in rows if r["split"] == "valid") >= 100
+    assert plans["DARN"].meta.counts[7] == DARN.counts[7] == 8
 
 
 def test_cli_data_make_refuses_the_real_data_profile(capsys: pytest.CaptureFixture) -> None:

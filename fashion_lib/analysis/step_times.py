@@ -46,14 +46,18 @@ def world_rates(
     """
     from fashion_lib.data.atelier import draw as d
     from fashion_lib.data.atelier import make
-    from fashion_lib.profiles import get_profile
+    from fashion_lib.profiles import SplitSizes, get_profile
 
     knobs = make.knobs_of(get_profile(profile))
     families = max(2, images // d.FAMILY_SIZE)
+
+    def asen(t: Path, n: str, k: d.Knobs, s: list) -> int:
+        return make.write_asen(t, n, k, s, SplitSizes.asen(len(s)))
+
     jobs = {
-        "DeepFashion": (d.draw_deepfashion, images, make.write_asen),
-        "FashionAI": (d.draw_fashionai, images, make.write_asen),
-        "DARN": (d.draw_darn, images, make.write_asen),
+        "DeepFashion": (d.draw_deepfashion, images, asen),
+        "FashionAI": (d.draw_fashionai, images, asen),
+        "DARN": (d.draw_darn, images, asen),
         "FashionGen": (
             d.draw_fashiongen,
             images,

@@ -6,5 +6,6 @@ is drawn), `figure`, `details` and `objects` (geometry of the model, the garment
 bags and hats), `render` (image + part masks), `labels` and `text` (what each dataset calls a
 product), `draw` (one sample as a pure function of seed and index), `records` and `make` (splits,
 the formats' writers, the atomic build), `masks` (part masks beside the data), `gallery` (figures
-for the book) and `probe` (the learnability check).
+for the book), `probe` (the learnability check) and `invariants` (what the papers' own loaders
+need of a world).
 """

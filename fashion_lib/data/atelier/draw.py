@@ -1,15 +1,19 @@
 """One sample of each dataset as a pure function of (seed, dataset, index).
 
-`draw(knobs, dataset, i)` derives the sample's generators from
-``np.random.SeedSequence([seed, DATASET_IDS[dataset], i])`` and nothing else, so a sample does not
-depend on how many others are generated, in which order or in which process; generation can be
-parallelised and resumed. The first child generator draws the product, the view and the labels;
-the second the nuisances of the rendering. A FashionGen sample is a product with all its views, a
+A sample's generators come from ``np.random.SeedSequence([seed, DATASET_IDS[dataset], i])`` and
+nothing else, so a sample does not depend on how many others are generated, in which order or in
+which process; generation can be parallelised and resumed. The first child generator draws the
+product and its labels, then the view; the second the nuisances of the rendering; the third the
+label noise, so that the pixels do not depend on the noise knob. A retrieval sample is first
+planned (`plan`: product, labels, query, no pixels, so split files can be checked without
+rendering) and then rendered; `target` says which attribute (and, for the first images, which
+value) sample `i` shows. A FashionGen sample is a product with all its views, a
 FashionIQ sample a family of products that differ in a few attributes (candidates and targets).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -19,6 +23,7 @@ from fashion_lib.data.atelier import labels as lab
 from fashion_lib.data.atelier.render import Look, Rendered, View, render
 from fashion_lib.data.atelier.styles import choice
 from fashion_lib.data.atelier.text import description
+from fashion_lib.errors import ConfigError
 
 DATASET_IDS = {"DeepFashion": 0, "FashionAI": 1, "DARN": 2, "FashionGen": 3, "FashionIQ": 4}
 FAMILY_SIZE = 5  # FashionIQ products per family: a base and four variants
@@ -82,11 +87,18 @@ def _framing(rng: np.random.Generator, spec: g.GarmentSpec) -> str:
 
 
 def _noisy(
-    rng: np.random.Generator,
+    knobs: Knobs,
+    dataset: str,
+    i: int,
     pairs: tuple[tuple[int, int], ...],
     counts: tuple[int, ...],
-    noise: float,
 ) -> tuple[tuple[int, int], ...]:
+    """The training labels as written: each pair replaced with probability `knobs.label_noise`
+    by another value, from the sample's own third generator (the pixels do not depend on it)."""
+    rng = np.random.default_rng(
+        np.random.SeedSequence([knobs.seed, DATASET_IDS[dataset], i]).spawn(3)[2]
+    )
+    noise = knobs.label_noise
     out = []
     for a, v in pairs:
         if rng.random() < noise:
@@ -112,54 +124,132 @@ def _one(
     return out
 
 
-def draw_fashionai(knobs: Knobs, i: int) -> Sample:
-    """One FashionAI image: an attribute, a value (uniform, "Invisible" included), a product."""
+COVERAGE = 2  # the first COVERAGE x (number of values) images of a dataset show every value
+
+
+def target(counts: tuple[int, ...], i: int) -> tuple[int, int | None]:
+    """The (attribute, value) image `i` of a dataset with value `counts` is drawn to show.
+
+    The first ``COVERAGE * sum(counts)`` images cycle through every (attribute, value) pair, so
+    that every value has training images even in the smoke world (the official samplers need
+    two per value); after them the attribute is ``i % len(counts)`` and the value is left to the
+    draw (None), so that every attribute has as many queries and candidates as any other.
+    """
+    pairs = [(a, v) for a, n in enumerate(counts) for v in range(n)]
+    if i < COVERAGE * len(pairs):
+        return pairs[i % len(pairs)]
+    return i % len(counts), None
+
+
+@dataclass(frozen=True)
+class Plan:
+    """A retrieval sample before rendering: everything the split files need, and no pixels."""
+
+    spec: g.GarmentSpec
+    labels: tuple[tuple[int, int], ...]
+    noisy: tuple[tuple[int, int], ...]
+    query: tuple[int, int]
+    framing: str
+    protect: str | None = None
+
+
+def _until(draw_spec: Callable[[], g.GarmentSpec], shows: Callable, what: str) -> g.GarmentSpec:
+    """The first spec of `draw_spec` that `shows`; a value no spec shows is a generator bug."""
+    for _ in range(5000):
+        spec = draw_spec()
+        if shows(spec):
+            return spec
+    raise ConfigError(f"the atelier draws no product with {what}")
+
+
+def _plan_fashionai(knobs: Knobs, i: int) -> tuple[Plan, np.random.Generator, np.random.Generator]:
     rng, nuisance = generators(knobs.seed, "FashionAI", i)
-    a = int(rng.integers(len(lab.FASHIONAI_TASKS)))
+    counts = tuple(len(t.values) + 1 for t in lab.FASHIONAI_TASKS.values())
+    a, forced = target(counts, i)
     task = list(lab.FASHIONAI_TASKS.values())[a]
-    value = int(rng.integers(len(task.values) + 1))
+    value = int(rng.integers(counts[a])) if forced is None else forced
     categories = task.categories
     if task.field == "pant_length" and task.values[value - 1] in ("short", "mid"):
         categories = (*categories, "shorts")
     fixed = {task.field: task.values[value - 1]} if value else {}
     spec = g.sample_spec(rng, choice(rng, categories), knobs.style_prob, fixed=fixed)
-    framing = task.framing if value else task.hidden_framing
-    out = _one(spec, rng, nuisance, knobs, framing, task.part if value else None)
-    counts = tuple(len(t.values) + 1 for t in lab.FASHIONAI_TASKS.values())
     truth = ((a, value),)
+    noisy = _noisy(knobs, "FashionAI", i, truth, counts)
+    framing = task.framing if value else task.hidden_framing
+    return Plan(spec, truth, noisy, truth[0], framing, task.part if value else None), rng, nuisance
+
+
+def _plan_darn(knobs: Knobs, i: int) -> tuple[Plan, np.random.Generator, np.random.Generator]:
+    rng, nuisance = generators(knobs.seed, "DARN", i)
+    a, forced = target(lab.DARN_PROXY.counts, i)
+    if forced is None:
+        pool = g.GARMENTS if rng.random() < 0.2 else ("dress", *g.TOPS, *g.OUTER, "jumpsuit")
+        spec = g.sample_spec(rng, choice(rng, pool), knobs.style_prob)
+    else:
+        spec = _until(  # any garment, until it shows the value
+            lambda: g.sample_spec(rng, None, knobs.style_prob),
+            lambda s: lab.darn_labels(s)[a] == forced,
+            f"DARN value {lab.DARN_PROXY.value_name(a, forced)!r}",
+        )
+    truth = tuple(enumerate(lab.darn_labels(spec)))
+    noisy = _noisy(knobs, "DARN", i, truth, lab.DARN_PROXY.counts)
+    return Plan(spec, truth, noisy, truth[a], _framing(rng, spec)), rng, nuisance
+
+
+def _plan_deepfashion(
+    knobs: Knobs, i: int
+) -> tuple[Plan, np.random.Generator, np.random.Generator]:
+    rng, nuisance = generators(knobs.seed, "DeepFashion", i)
+    t, forced = target(lab.DEEPFASHION_PROXY.counts, i)
+    spec = _until(
+        lambda: g.sample_spec(rng, None, knobs.style_prob),
+        lambda s: any(p[0] == t and forced in (None, p[1]) for p in lab.deepfashion_labels(s)),
+        f"DeepFashion class {t}/{forced}",
+    )
+    truth = lab.deepfashion_labels(spec)
+    of_type = [p for p in truth if p[0] == t and forced in (None, p[1])]
+    query = of_type[int(rng.integers(len(of_type)))]
+    noisy = _noisy(knobs, "DeepFashion", i, truth, lab.DEEPFASHION_PROXY.counts)
+    return Plan(spec, truth, noisy, query, _framing(rng, spec)), rng, nuisance
+
+
+_PLANNERS = {"FashionAI": _plan_fashionai, "DARN": _plan_darn, "DeepFashion": _plan_deepfashion}
+
+
+def plan(dataset: str, knobs: Knobs, i: int) -> Plan:
+    """Sample `i` of a retrieval dataset without rendering it (labels, query, spec)."""
+    return _PLANNERS[dataset](knobs, i)[0]
+
+
+def _draw(knobs: Knobs, dataset: str, i: int) -> Sample:
+    planned, rng, nuisance = _PLANNERS[dataset](knobs, i)
+    out = _one(planned.spec, rng, nuisance, knobs, planned.framing, planned.protect)
     return Sample(
-        spec,
+        planned.spec,
         (out.image,),
         (_pack(out),),
-        truth,
-        _noisy(rng, truth, counts, knobs.label_noise),
-        truth[0],
+        planned.labels,
+        planned.noisy,
+        planned.query,
     )
+
+
+def draw_fashionai(knobs: Knobs, i: int) -> Sample:
+    """One FashionAI image: one attribute (`target`), a value (uniform, "Invisible" included)
+    forced on a product that shows it, framed to show it (or to hide it: "Invisible")."""
+    return _draw(knobs, "FashionAI", i)
 
 
 def draw_darn(knobs: Knobs, i: int) -> Sample:
-    """One DARN image: all 9 attributes labelled; the query attribute uniform."""
-    rng, nuisance = generators(knobs.seed, "DARN", i)
-    pool = g.GARMENTS if rng.random() < 0.2 else ("dress", *g.TOPS, *g.OUTER, "jumpsuit")
-    spec = g.sample_spec(rng, choice(rng, pool), knobs.style_prob)
-    out = _one(spec, rng, nuisance, knobs, _framing(rng, spec))
-    truth = tuple(enumerate(lab.darn_labels(spec)))
-    noisy = _noisy(rng, truth, lab.DARN_PROXY.counts, knobs.label_noise)
-    return Sample(
-        spec, (out.image,), (_pack(out),), truth, noisy, truth[int(rng.integers(len(truth)))]
-    )
+    """One DARN image: all 9 attributes labelled; the query attribute from `target`."""
+    return _draw(knobs, "DARN", i)
 
 
 def draw_deepfashion(knobs: Knobs, i: int) -> Sample:
-    """One DeepFashion image: every positive (type, class); the query pair uniform over them."""
-    rng, nuisance = generators(knobs.seed, "DeepFashion", i)
-    spec = g.sample_spec(rng, None, knobs.style_prob)
-    out = _one(spec, rng, nuisance, knobs, _framing(rng, spec))
-    truth = lab.deepfashion_labels(spec)
-    noisy = _noisy(rng, truth, lab.DEEPFASHION_PROXY.counts, knobs.label_noise)
-    return Sample(
-        spec, (out.image,), (_pack(out),), truth, noisy, truth[int(rng.integers(len(truth)))]
-    )
+    """One DeepFashion image: every positive (type, class); the query type from `target` (the
+    product is drawn again until it has a class of that type), its class uniform among the
+    image's classes of that type."""
+    return _draw(knobs, "DeepFashion", i)
 
 
 def draw_fashiongen(knobs: Knobs, i: int) -> Sample:

@@ -88,8 +88,11 @@ FASHIONAI_TASKS: dict[str, FashionAITask] = {
 }
 assert tuple(FASHIONAI_TASKS) == FASHIONAI.names
 
-# DARN: real attribute names, atelier value names.
-DARN_LENGTHS = ("cropped", "hip", "mini", "knee", "midi", "maxi")
+# DARN: real attribute names, atelier value names; never more values than the real DARN has
+# (`taxonomy.DARN`), and as many where the atelier draws them apart (lengths, sleeve lengths).
+DARN_LENGTHS = ("cropped", "hip", "mini", "knee", "midi", "ankle", "floor")
+#: "sleeveless" also covers strapless products and bottoms: no sleeve is drawn on any of them.
+DARN_SLEEVE_LENGTHS = g.SLEEVE_LENGTHS[1:]
 DARN_SHAPES = (
     "fitted",
     "loose",
@@ -117,7 +120,7 @@ _DARN_VALUES = (
     g.PATTERNS,
     DARN_SHAPES,
     DARN_COLLARS,
-    g.SLEEVE_LENGTHS,
+    DARN_SLEEVE_LENGTHS,
     g.SLEEVE_SHAPES,
 )
 DARN_PROXY = AttributeSet(
@@ -188,7 +191,7 @@ _TEXTURE = {
 def darn_length(spec: g.GarmentSpec) -> str:
     """DARN's clothes length: the lowest hem, bucketed."""
     y = hem_y(spec)
-    for name, limit in zip(DARN_LENGTHS[:-1], (-0.2, 0.05, 0.25, 0.45, 0.65), strict=True):
+    for name, limit in zip(DARN_LENGTHS[:-1], (-0.2, 0.05, 0.25, 0.45, 0.65, 0.9), strict=True):
         if y < limit:
             return name
     return DARN_LENGTHS[-1]
@@ -224,7 +227,7 @@ def darn_labels(spec: g.GarmentSpec) -> tuple[int, ...]:
         spec.pattern,
         darn_shape(spec),
         darn_collar(spec),
-        spec.sleeve_length,
+        "sleeveless" if spec.sleeve_length == "none" else spec.sleeve_length,
         spec.sleeve_shape,
     )
     return tuple(values.index(n) for values, n in zip(_DARN_VALUES, names, strict=True))

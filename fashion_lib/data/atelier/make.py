@@ -1,14 +1,16 @@
 """Build one profile's proxy world and write it through the real formats' writers.
 
 `make_world(profile)` draws every sample (`draw`), in a pool of worker processes, splits each
-retrieval dataset 8:1:1 with query:candidate = 1:4 in every evaluation split (ASEN's layout:
-DARN and DeepFashion take the last fifth of a split as queries, FashionAI interleaves them), and
-writes DeepFashion, FashionAI, DARN, FashionGen and FashionIQ folders plus ASEN's shared
-``meta.json`` with the formats' own writers. Part masks go beside each dataset
-(`masks.PARTS_FILE`) and ``atelier.json`` records the knobs, the proxy taxonomies, the counts and
-the generator's code fingerprint (`ensure_world` regenerates a world made by other code).
-The whole world is built in a temporary folder renamed into place at the end, so an interrupted
-make leaves the previous world or none, never a partial one that `check` would accept.
+retrieval dataset as the profile's `SplitSizes` say with query:candidate = 1:4 in every
+evaluation split (ASEN's layout: DARN and DeepFashion take the last fifth of a split as queries,
+FashionAI interleaves them), and writes DeepFashion, FashionAI, DARN, FashionGen and FashionIQ
+folders plus ASEN's shared ``meta.json`` with the formats' own writers, ASEN++'s dataset configs
+(``asenpp/<Dataset>.yaml``) and the files FashionSAP's code expects beside FashionGen. Part
+masks go beside each dataset (`masks.PARTS_FILE`) and ``atelier.json`` records the knobs, the
+proxy taxonomies, the counts and the generator's code fingerprint (`ensure_world` regenerates a
+world made by other code). The whole world is built in a temporary folder renamed into place at
+the end, so an interrupted make leaves the previous world or none, never a partial one that
+`check` would accept; `invariants` checks what the papers' own loaders need of it.
 """
 
 from __future__ import annotations
@@ -36,11 +38,12 @@ from fashion_lib.data.atelier.records import (
     fashiongen_rows,
     fashioniq_data,
 )
-from fashion_lib.data.formats import darn, deepfashion, fashionai, fashiongen, fashioniq
+from fashion_lib.data.formats import asenpp, darn, deepfashion, fashionai, fashiongen, fashioniq
+from fashion_lib.data.formats.asen import AsenMeta
 from fashion_lib.data.taxonomy import FASHIONAI
 from fashion_lib.fingerprint import WORLD_CODE, code_fingerprint
 from fashion_lib.paths import dataset_root
-from fashion_lib.profiles import Profile
+from fashion_lib.profiles import DataScale, Profile, SplitSizes
 
 MANIFEST = "atelier.json"
 
@@ -90,7 +93,21 @@ def _fashionai_path(knobs: d.Knobs, sample: d.Sample, i: int) -> str:
     return f"Images/{name}_labels/{digest}.jpg"
 
 
-def write_asen(tmp: Path, name: str, knobs: d.Knobs, samples: list[d.Sample]) -> int:
+ASEN_SETS = {
+    "DeepFashion": lab.DEEPFASHION_PROXY,
+    "FashionAI": FASHIONAI,
+    "DARN": lab.DARN_PROXY,
+}
+
+
+def split_sizes(scale: DataScale) -> dict[str, SplitSizes]:
+    """The split sizes of each ASEN-protocol dataset of a profile's `DataScale`."""
+    return {"DeepFashion": scale.deepfashion, "FashionAI": scale.fashionai, "DARN": scale.darn}
+
+
+def write_asen(
+    tmp: Path, name: str, knobs: d.Knobs, samples: list[d.Sample], sizes: SplitSizes
+) -> int:
     """Write one ASEN-protocol dataset (DeepFashion, FashionAI or DARN) and its part masks.
 
     Args:
@@ -98,6 +115,7 @@ def write_asen(tmp: Path, name: str, knobs: d.Knobs, samples: list[d.Sample]) ->
         name: "DeepFashion", "FashionAI" or "DARN".
         knobs: the world's knobs (seed and image size).
         samples: the drawn samples, one image each, in index order.
+        sizes: how many of them train, validate and test.
 
     Returns:
         The number of images written.
@@ -109,12 +127,7 @@ def write_asen(tmp: Path, name: str, knobs: d.Knobs, samples: list[d.Sample]) ->
         paths = [_fashionai_path(knobs, s, i) for i, s in enumerate(samples)]
     else:
         paths = [darn.image_path(i // 10, f"{i:07d}") for i in range(n)]
-    meta_set = {
-        "DeepFashion": lab.DEEPFASHION_PROXY,
-        "FashionAI": FASHIONAI,
-        "DARN": lab.DARN_PROXY,
-    }[name]
-    splits = asen_splits(meta_set, paths, samples, interleave=name == "FashionAI")
+    splits = asen_splits(ASEN_SETS[name], paths, samples, name == "FashionAI", sizes)
     images = ((p, s.images[0]) for p, s in zip(paths, samples, strict=True))
     folder = tmp / name
     if name == "DeepFashion":
@@ -148,6 +161,7 @@ def write_fashiongen(tmp: Path, knobs: d.Knobs, samples: list[d.Sample]) -> int:
         keys += [f"{split}/{r}" for r in range(len(rows))]
         masks += [samples[p].masks[v] for p, v in rows]
         total += len(rows)
+    fashiongen.write_fashionsap_extras(folder)
     save_part_masks(folder / PARTS_FILE, keys, masks, knobs.size)
     return total
 
@@ -207,10 +221,11 @@ def make_world(
     knobs = knobs_of(profile, **overrides)
     scale = profile.data
     counts: dict[str, int] = {}
+    sizes = split_sizes(scale)
     jobs: list[tuple[str, Drawer, int]] = [
-        ("DeepFashion", d.draw_deepfashion, scale.deepfashion_images),
-        ("FashionAI", d.draw_fashionai, scale.fashionai_images),
-        ("DARN", d.draw_darn, scale.darn_images),
+        ("DeepFashion", d.draw_deepfashion, sizes["DeepFashion"].total),
+        ("FashionAI", d.draw_fashionai, sizes["FashionAI"].total),
+        ("DARN", d.draw_darn, sizes["DARN"].total),
         ("FashionGen", d.draw_fashiongen, scale.fashiongen_products),
         # at least a train and a validation family per category
         ("FashionIQ", d.draw_fashioniq_family, max(6, scale.fashioniq_images // d.FAMILY_SIZE)),
@@ -222,8 +237,10 @@ def make_world(
             # Every dataset is queued at once: the workers render the next datasets while this
             # process encodes and writes the current one.
             results = {name: start_drawing(pool, fn, knobs, n) for name, fn, n in jobs}
-            for name in ("DeepFashion", "FashionAI", "DARN"):
-                counts[name] = write_asen(tmp, name, knobs, results[name]())
+            for name in ASEN_SETS:
+                counts[name] = write_asen(tmp, name, knobs, results[name](), sizes[name])
+            metas = [AsenMeta.from_attribute_set(s) for s in ASEN_SETS.values()]
+            asenpp.write_configs(tmp, metas, root.absolute())
             counts["FashionGen"] = write_fashiongen(tmp, knobs, results["FashionGen"]())
             counts["FashionIQ"] = write_fashioniq(
                 tmp, knobs, results["FashionIQ"](), scale.fashioniq_pairs
@@ -233,6 +250,7 @@ def make_world(
                 "profile": profile.name,
                 "knobs": asdict(knobs),
                 "images": counts,
+                "splits": {k: asdict(v) for k, v in sizes.items()},
                 "seconds": round(seconds, 2),
                 "generator": code_fingerprint(WORLD_CODE),
                 "taxonomies": lab.proxy_taxonomies(),
@@ -246,25 +264,23 @@ def make_world(
 
 def ensure_world(profile: Profile, workers: int = 2) -> Path:
     """The profile's world folder, generated first unless a complete one with the same knobs,
-    counts and generator code exists (its ``atelier.json`` is written last, inside the atomic build; an
-    unreadable one means an incomplete world)."""
+    split sizes, products and generator code exists (its ``atelier.json`` is written last,
+    inside the atomic build; an unreadable one means an incomplete world)."""
     root = dataset_root(profile.name, True)
     manifest = root / MANIFEST
     if manifest.is_file():
         try:
             recorded = json.loads(manifest.read_text(encoding="utf-8"))
         except ValueError:
-            recorded = {"images": {}}
-        expected = {
-            "DeepFashion": profile.data.deepfashion_images,
-            "FashionAI": profile.data.fashionai_images,
-            "DARN": profile.data.darn_images,
-        }
+            recorded = {}
+        expected = {k: asdict(v) for k, v in split_sizes(profile.data).items()}
+        products = recorded.get("images", {}).get("FashionGen", 0) // profile.data.views_per_product
         same_code = recorded.get("generator") == code_fingerprint(WORLD_CODE)
         if (
             same_code
             and recorded.get("knobs") == asdict(knobs_of(profile))
-            and all(recorded["images"].get(k) == v for k, v in expected.items())
+            and recorded.get("splits") == expected
+            and products == profile.data.fashiongen_products
         ):
             return root
     return make_world(profile, workers=workers).root

@@ -1,8 +1,10 @@
 """Drawn samples -> the formats' typed records (splits, label files, h5 rows, caption triplets).
 
-Split rule: the first 80 % of sample ids train, the next 10 % validate, the last 10 % test. In
+Split rule: sample ids train, validate and test in this order, as many as the profile's
+`SplitSizes` say (8:1:1 for DeepFashion; larger evaluation splits for FashionAI and DARN). In
 each evaluation split one image in five is a query (ASEN's 1:4): the last fifth of the split for
-DARN and DeepFashion, every fifth id for FashionAI, as in ASEN's files. Training lines carry the
+DARN and DeepFashion, every fifth id for FashionAI, as in ASEN's files. FashionGen: a tenth of
+the products, and at least `SUBSET_PRODUCTS`, validate. Training lines carry the
 labels *after* label noise; evaluation lines and DeepFashion's ``label_{valid,test}.txt`` carry
 the truth, so the noise knob makes training harder without corrupting the measurement.
 """
@@ -23,6 +25,7 @@ from fashion_lib.data.formats.fashionai import FashionAIData, FashionAILabel
 from fashion_lib.data.formats.fashiongen import FashionGenItem
 from fashion_lib.data.formats.fashioniq import FashionIQData, FashionIQTriplet
 from fashion_lib.data.taxonomy import AttributeSet, symbol_of
+from fashion_lib.profiles import SplitSizes
 
 BRANDS = (
     "Atelier Nord",
@@ -37,14 +40,22 @@ BRANDS = (
 SEASONS = ("SS2016", "FW2016", "SS2017", "FW2017")
 
 
-def split_ranges(n: int) -> dict[str, range]:
-    """Sample ids of train / valid / test (8:1:1)."""
-    n_train, n_valid = round(0.8 * n), round(0.1 * n)
+SUBSET_PRODUCTS = 101  # FashionSAP's subset test ranks a product's text among 101 products
+
+
+def split_ranges(sizes: SplitSizes) -> dict[str, range]:
+    """Sample ids of train / valid / test."""
+    n_train, n_valid = sizes.train, sizes.valid
     return {
         "train": range(0, n_train),
         "valid": range(n_train, n_train + n_valid),
-        "test": range(n_train + n_valid, n),
+        "test": range(n_train + n_valid, sizes.total),
     }
+
+
+def sizes_of(splits: AsenSplits) -> SplitSizes:
+    """The split sizes of written split files."""
+    return SplitSizes(*(len(splits.filenames[s]) for s in ("train", "valid", "test")))
 
 
 def is_query(fid: int, m: int, interleave: bool) -> bool:
@@ -53,10 +64,16 @@ def is_query(fid: int, m: int, interleave: bool) -> bool:
 
 
 def asen_splits(
-    attribute_set: AttributeSet, paths: Sequence[str], samples: Sequence[d.Sample], interleave: bool
+    attribute_set: AttributeSet,
+    paths: Sequence[str],
+    samples: Sequence[d.Sample | d.Plan],
+    interleave: bool,
+    sizes: SplitSizes,
 ) -> AsenSplits:
-    """ASEN split files of one dataset of `samples` (index = sample id)."""
-    ranges = split_ranges(len(samples))
+    """ASEN split files of one dataset of `samples` (index = sample id; plans need no pixels)."""
+    if sizes.total != len(samples):
+        raise ValueError(f"{len(samples)} samples for splits of {sizes.total}")
+    ranges = split_ranges(sizes)
     filenames = {s: tuple(paths[i] for i in r) for s, r in ranges.items()}
     train = tuple(
         LabelledImage(fid, tuple(AttrValue(a, v) for a, v in samples[i].noisy))
@@ -81,7 +98,7 @@ def deepfashion_data(
         DFAttribute(name, t + 1) for t, names in enumerate(lab.DF_CLASSES) for name in names
     )
     offsets = np.cumsum([0] + [len(c) for c in lab.DF_CLASSES])
-    ranges = split_ranges(len(samples))
+    ranges = split_ranges(sizes_of(splits))
     partition = {
         i: p for p, s in zip(("train", "val", "test"), ranges.values(), strict=True) for i in s
     }
@@ -105,7 +122,7 @@ def fashionai_data(
     splits: AsenSplits, paths: Sequence[str], samples: Sequence[d.Sample]
 ) -> FashionAIData:
     """FashionAI ``label.csv`` rows agreeing with the split files."""
-    train = set(split_ranges(len(samples))["train"])
+    train = set(split_ranges(sizes_of(splits))["train"])
     counts = splits.meta.counts
     rows = []
     for i, (path, sample) in enumerate(zip(paths, samples, strict=True)):
@@ -117,8 +134,9 @@ def fashionai_data(
 def fashiongen_rows(
     knobs: d.Knobs, samples: Sequence[d.Sample]
 ) -> dict[str, tuple[list[FashionGenItem], list[tuple[int, int]]]]:
-    """Per split ("train", "validation"): h5 rows and their (product, view) sources (9:1)."""
-    n_train = min(len(samples) - 1, round(0.9 * len(samples)))
+    """Per split ("train", "validation"): h5 rows and their (product, view) sources."""
+    n = len(samples)
+    n_train = n - min(n - 1, max(SUBSET_PRODUCTS, round(0.1 * n)))
     out: dict[str, tuple[list[FashionGenItem], list[tuple[int, int]]]] = {}
     for split, products in (
         ("train", range(n_train)),

@@ -186,6 +186,8 @@ def _check_fashiongen(path: Path, images: bool) -> Found:
 def _check_fashioniq(folder: Path, images: bool) -> Found:
     for path in sorted((folder / "captions").glob("cap.*.json")):
         parts = path.name.split(".")
+        if len(parts) == 3 and parts[1] in fashioniq.SPLITS:
+            continue  # cap.<split>.json: the categories merged, for FashionSAP's loader
         if len(parts) != 4 or parts[1] not in FASHIONIQ_CATEGORIES:
             raise DataError(
                 path, f"unknown category {parts[1]!r}; expected one of {FASHIONIQ_CATEGORIES}"

@@ -12,7 +12,10 @@ size, so FashionSAP's loaders find them.
 
 Images are read lazily, one row at a time. Records: `FashionGenItem`. Reader: `FashionGenFile`
 (``len``, ``item(i)``, ``items()``, ``image(i)``, ``validate()``; picklable for data-loader
-workers). Writer: `write_fashiongen(dest, items, images)`.
+workers). Writer: `write_fashiongen(dest, items, images)`. `write_fashionsap_extras(folder)`
+adds what FashionSAP's code expects beside the h5 files: ``categorys_to_sign.txt`` (its
+48-category -> symbol map, ``category<TAB>[symbol_sign]`` a line) and the empty ``train/`` and
+``validation/`` folders its ``prepare_dataset.py`` writes into.
 """
 
 from __future__ import annotations
@@ -30,10 +33,13 @@ from fashion_lib.data.taxonomy import (
     FASHIONGEN_CATEGORIES,
     FASHIONGEN_SUBCATEGORIES,
     normalise_category,
+    symbol_of,
+    symbol_token,
 )
 from fashion_lib.errors import DataError
 
 SPLITS = ("train", "validation")
+SYMBOL_MAP_FILE = "categorys_to_sign.txt"  # FashionSAP's spelling
 ENCODING = "iso-8859-1"
 IMAGE_KEY = "input_image"
 
@@ -241,3 +247,12 @@ def write_fashiongen(
             written += 1
         if written != n:
             raise DataError(dest, f"{written} images for {n} rows")
+
+
+def write_fashionsap_extras(folder: str | Path) -> None:
+    """Write ``categorys_to_sign.txt`` and create ``train/`` and ``validation/`` in `folder`."""
+    folder = Path(folder)
+    lines = [f"{c}\t{symbol_token(symbol_of(c))}" for c in FASHIONGEN_CATEGORIES]
+    atomic.write_text(folder / SYMBOL_MAP_FILE, "\n".join(lines) + "\n")
+    for split in SPLITS:
+        (folder / split).mkdir(parents=True, exist_ok=True)

@@ -8,8 +8,10 @@ Folder layout::
     images/<asin>.png
 
 with ``<cat>`` in dress, shirt, toptee and ``<split>`` in train, val (the real test files have no
-targets and are not read). Errors inside a JSON array name the line where the offending element
-starts. Every candidate and target must be listed in the image split of its category and split.
+targets and are not read). The writer also writes ``captions/cap.<split>.json``, the three
+categories' files merged, which FashionSAP's loader reads (its README asks users to merge them).
+Errors inside a JSON array name the line where the offending element starts. Every candidate and
+target must be listed in the image split of its category and split.
 
 Records: `FashionIQTriplet`, `FashionIQData`. Functions: `image_path`, `read_fashioniq`,
 `validate_fashioniq`, `write_fashioniq(folder, data, images)`.
@@ -55,6 +57,11 @@ class FashionIQData:
 def caption_file(folder: Path, category: str, split: str) -> Path:
     """``folder/captions/cap.<category>.<split>.json``."""
     return folder / "captions" / f"cap.{category}.{split}.json"
+
+
+def merged_caption_file(folder: Path, split: str) -> Path:
+    """``folder/captions/cap.<split>.json``: every category's captions of `split`, merged."""
+    return folder / "captions" / f"cap.{split}.json"
 
 
 def split_file(folder: Path, category: str, split: str) -> Path:
@@ -200,13 +207,20 @@ def write_fashioniq(
     """
     folder = Path(folder)
     validate_fashioniq(folder, data)
+
+    def text(triplets: Iterable[FashionIQTriplet]) -> str:
+        records = [
+            {"target": t.target, "candidate": t.candidate, "captions": list(t.captions)}
+            for t in triplets
+        ]
+        return json.dumps(records, indent=4)
+
     with atomic.atomic_dir(folder) as tmp:
         for (category, split), triplets in data.captions.items():
-            records = [
-                {"target": t.target, "candidate": t.candidate, "captions": list(t.captions)}
-                for t in triplets
-            ]
-            atomic.write_text(caption_file(tmp, category, split), json.dumps(records, indent=4))
+            atomic.write_text(caption_file(tmp, category, split), text(triplets))
+        for split in SPLITS:
+            merged = [t for c in FASHIONIQ_CATEGORIES for t in data.captions.get((c, split), ())]
+            atomic.write_text(merged_caption_file(tmp, split), text(merged))
         for (category, split), ids in data.image_splits.items():
             atomic.write_text(split_file(tmp, category, split), json.dumps(list(ids), indent=4))
         write_images(
