@@ -35,6 +35,7 @@ from fashion_lib.experiments.m3net_runs import (
     _slug,
     _train_and_evaluate,
     load_row_model,
+    settings_config,
 )
 
 __all__ = [
@@ -91,7 +92,7 @@ def train_variant(
     weight = base.pos_weight if pos_weight is None else pos_weight
     config = base.config | {
         "spec": asdict(spec),
-        "settings": {k: v for k, v in asdict(settings).items() if k != "seeds"},
+        "settings": settings_config(settings),
         "pos_weight": weight,
         "exercise": {"steps": steps, **changes},
     }

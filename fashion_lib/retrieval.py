@@ -123,8 +123,9 @@ class RetrievalResult:
         macro: unweighted mean over attributes of each metric.
         k: the cut-off of MAP@k and Recall@k.
         protocol, relevance, normalize: how the numbers were made.
-        per_query: (Q,) arrays "ap_all", "ap_k", "recall_k" (fractions, query row order), for
-            groupings other than the attribute (e.g. the co-occurring classes of Sec. 4.3.1).
+        per_query: (Q,) arrays "ap_all", "ap_k", "recall_k" (fractions, query row order) and
+            "num_relevant" (R), for groupings other than the attribute (e.g. the co-occurring
+            classes of Sec. 4.3.1) and for per-query evidence.
     """
 
     per_attribute: list[AttributeResult]
@@ -226,7 +227,9 @@ def evaluate_retrieval(
     q_emb = F.normalize(_t(queries.embeddings).float(), dim=1)
     c_emb = F.normalize(_t(candidates.embeddings).float(), dim=1)
     results = []
-    per_query = {name: np.zeros(len(q_attr)) for name in ("ap_all", "ap_k", "recall_k")}
+    per_query = {
+        name: np.zeros(len(q_attr)) for name in ("ap_all", "ap_k", "recall_k", "num_relevant")
+    }
     for a in torch.unique(q_attr).tolist():
         qr, cr = (q_attr == a).nonzero().squeeze(1), (c_attr == a).nonzero().squeeze(1)
         scores = q_emb[qr] @ c_emb[cr].T  # (Qa, Ca)

@@ -87,6 +87,11 @@ def _touch(record: RunRecord, *, reused: bool) -> None:
     _TOUCHED.setdefault(key, TouchedRun(record=record, reused=reused))
 
 
+def touch_record(record: RunRecord, *, reused: bool) -> None:
+    """Note a record written or read by another process (e.g. a worker) as touched here."""
+    _touch(record, reused=reused)
+
+
 def touched_records() -> list[TouchedRun]:
     """The runs written or reused by this process so far, first touch first."""
     return list(_TOUCHED.values())

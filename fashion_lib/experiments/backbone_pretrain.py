@@ -238,7 +238,7 @@ def pretrained_backbone(name: str, profile: str, width: int = 32) -> PretrainedB
     settings = PRETRAIN_SETTINGS[get_profile(profile).name]
     if settings.steps == 0:
         return _external_weights(name, width)
-    datasets = [dataset_for(profile, d) for d in DATASETS]
+    datasets = [dataset_for(profile, d, "valid") for d in DATASETS]  # training rows only
     data_key = hashlib.sha256(
         "".join(file_digest(d.split_dir / "label_train.txt") for d in datasets).encode()
     ).hexdigest()

@@ -8,15 +8,24 @@ class, the paper's tables) and ASEN's single-value relevance; FashionAI and DARN
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 from torch import Tensor, nn
 
 from fashion_lib.data.retrieval_data import EvalRows, Inputs, RetrievalDataset
+from fashion_lib.evidence import PerQuery
 from fashion_lib.experiments.m3net_settings import RowSpec
 from fashion_lib.experiments.m3net_training import prepare_inputs
 from fashion_lib.retrieval import ClassSpaces, RetrievalResult, RetrievalSide, evaluate_retrieval
 
-__all__ = ["encode_rows", "evaluate_model", "flat_metrics", "untrained_references"]
+__all__ = [
+    "encode_rows",
+    "evaluate_model",
+    "flat_metrics",
+    "per_query_evidence",
+    "query_keys",
+    "untrained_references",
+]
 
 
 @torch.no_grad()
@@ -84,6 +93,39 @@ def flat_metrics(results: dict[str, RetrievalResult], k: int) -> dict[str, float
         out[f"{rel}/recall_{k}"] = res.overall["recall_k"]
         for a in res.per_attribute:
             out[f"{rel}/map_all/{a.attribute}"] = a.map_all
+    return out
+
+
+def query_keys(data: RetrievalDataset) -> np.ndarray:
+    """(Q,) keys "<attribute>|<query line index>" of the evaluation split's queries.
+
+    Queries keep the order of the split's query file, so the same key names the same query for
+    every model and seed.
+    """
+    names = [data.attributes[int(a)] for a in data.queries.attr]
+    return np.array([f"{name}|{i}" for i, name in enumerate(names)])
+
+
+def per_query_evidence(
+    results: dict[str, RetrievalResult], data: RetrievalDataset, k: int
+) -> dict[str, PerQuery]:
+    """Per-query AP@all, AP@k and Recall@k in percent, keyed by `query_keys`.
+
+    Groups "<relevance>/ap_all", "<relevance>/ap_<k>" and "<relevance>/recall_<k>". A query
+    without a relevant candidate is NaN here (undefined), while the means of `flat_metrics` count
+    it as 0, as ASEN's scorer does (``fashion_lib.metrics``).
+    """
+    keys = query_keys(data)
+    out = {}
+    for rel, res in results.items():
+        undefined = np.asarray(res.per_query["num_relevant"]) == 0
+        for name, metric in (
+            ("ap_all", "ap_all"),
+            (f"ap_{k}", "ap_k"),
+            (f"recall_{k}", "recall_k"),
+        ):
+            values = np.where(undefined, np.nan, 100.0 * np.asarray(res.per_query[metric]))
+            out[f"{rel}/{name}"] = PerQuery(keys, values)
     return out
 
 

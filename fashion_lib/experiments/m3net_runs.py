@@ -6,16 +6,26 @@ Public API (stable; chapters 03-05 call it):
   row names; ``DATASETS``: ("DeepFashion", "FashionAI", "DARN").
 - ``RUN_SETTINGS[profile]`` / ``run_settings(profile)`` -> ``RunSettings``: backbone, image size,
   frozen or end to end, triplets per epoch, epochs, seeds, batch size of each profile.
-- ``run_row(model_name, dataset, seed, profile) -> RowResult``: trains one row with
+- ``run_row(model_name, dataset, seed, profile, variant=None) -> RowResult``: trains one row with
   ``engine.fit`` (checkpoints, resume) and evaluates it, or reads the finished run of the same
-  config. ``RowResult.metrics`` keys are ``"<relevance>/<metric>"`` with relevance "single" (all
-  datasets) or "multi" (DeepFashion only) and metric "map_all" (query-weighted overall, as the
-  papers), "map_all_macro", "map_100", "recall_100", and ``"<relevance>/map_all/<attribute>"``;
-  all in percent. ``primary_relevance(dataset)`` says which one the paper's table uses.
-- ``run_table(dataset, profile, rows=ROWS, seeds=None) -> pandas.DataFrame``: every row x seed,
-  long format: columns model, dataset, seed, profile, relevance, attribute ("overall", "macro" or
-  an attribute name), map_all, map_100, recall_100 (NaN for single attributes), train_time_s,
-  eval_time_s, reused, run_dir.
+  config (a run is reused only when its per-query evidence is there too). ``variant`` names a
+  change of the settings (``ROW_VARIANTS``, e.g. "last_stage"). ``RowResult.metrics`` keys are
+  ``"<relevance>/<metric>"`` with relevance "single" (all datasets) or "multi" (DeepFashion only)
+  and metric "map_all" (query-weighted overall, as the papers), "map_all_macro", "map_100",
+  "recall_100", and ``"<relevance>/map_all/<attribute>"``; all in percent.
+  ``primary_relevance(dataset)`` says which one the paper's table uses.
+- ``run_table(dataset, profile, rows=ROWS, seeds=None, workers=None, variant=None) ->
+  pandas.DataFrame``: every row x seed, long format: columns model, dataset, seed, profile,
+  relevance, attribute ("overall", "macro" or an attribute name), map_all, map_100, recall_100
+  (NaN for single attributes), train_time_s, eval_time_s, cpu_time_s, reused, run_dir. Runs that
+  are not finished train in ``workers`` processes (default ``RunSettings.workers``), each with
+  the profile's threads, after the backbone, the learning-rate selection and the feature cache
+  are made once in this process; a run's numbers do not depend on the process it ran in.
+- Per-query evidence (``fashion_lib.evidence``): every run writes ``evidence.npz`` beside its
+  record, groups "<relevance>/ap_all", "<relevance>/ap_100", "<relevance>/recall_100" (percent,
+  NaN for a query without relevant candidates), keyed "<attribute>|<query line index>".
+  ``row_evidence(model_name, dataset, profile, group, variant=None, seeds=None) ->
+  list[PerQuery]`` reads them over the profile's seeds, in seed order.
 - ``load_row_model(model_name, dataset, seed, profile) -> RowModel``: the trained model (weights
   from the run's last checkpoint), the dataset and the evaluation inputs, for figures and sweeps.
 - ``encode_rows(model, family, inputs, rows) -> RetrievalSide`` and ``evaluate_model(model,
@@ -25,8 +35,9 @@ Public API (stable; chapters 03-05 call it):
 - ``dataset_for(profile, dataset, split="test") -> RetrievalDataset`` (read once per process) and
   ``untrained_references(data, pooled)``: chance level and pooled-backbone reference metrics.
 
-Recipe (one for all rows, so that the comparison is fair): Adam, lr 1e-4 (1e-3 in the smoke and
-cpu profiles, see `m3net_settings`), x0.975 per epoch, 16 triplets per step (M3-Net's recipe).
+Recipe (one for all rows, so that the comparison is fair): Adam, lr 1e-4 (1e-3 in the smoke
+profile; chosen per family on the validation split in the cpu profile, `m3net_selection`), x0.975
+per epoch, 16 triplets per step (M3-Net's recipe).
 Triplet styles: ASEN/ASENv2 "asen", ASEN++ and MODC "asenpp", M3-Net rows "m3net"
 (`data.samplers`). Margins: 0.2 for the ASEN family (their code), 0.4 for MODC and M3-Net. ASEN++
 trains in two stages: the first half of the steps on the global branch, the second half on both
@@ -40,6 +51,9 @@ that pass the cached maps through. ASEN++'s local branch then reads a crop of th
 the global attention (resampled to the map's size) instead of re-encoding a pixel crop. The gpu and
 paper profiles train end to end from the pre-trained (gpu) or ImageNet (paper) weights.
 
+Training reads only the training split (and the dataset object of the validation split, whose
+training rows are the same); the evaluation split (test) is read after training, for the tables.
+
 Evaluation: the ASEN family ranks in the attribute space; MODC and the M3-Net rows use the
 multi-granularity protocol (`fashion_lib.retrieval`), M3-Net's class spaces being the head's
 high-likelihood classes. MAP@100 is normalised by min(R, 100) (`fashion_lib.metrics`).
@@ -49,9 +63,11 @@ from __future__ import annotations
 
 import hashlib
 import math
+import multiprocessing
 import time
-from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -59,13 +75,7 @@ import pandas as pd
 import torch
 from torch import nn
 
-from fashion_lib.data.retrieval_data import (
-    DATASETS,
-    Inputs,
-    LazyImages,
-    RetrievalDataset,
-    feature_maps,
-)
+from fashion_lib.data.retrieval_data import DATASETS, Inputs, RetrievalDataset
 from fashion_lib.data.samplers import TripletSampler
 from fashion_lib.engine import (
     derive_seed,
@@ -73,8 +83,9 @@ from fashion_lib.engine import (
     load_weights,
     run_dir_for,
 )
-from fashion_lib.engine.records import RunRecord, finish_run
-from fashion_lib.errors import ConfigError
+from fashion_lib.engine.records import RunRecord, finish_run, touch_record
+from fashion_lib.errors import ConfigError, DataError
+from fashion_lib.evidence import PerQuery, read_evidence, write_evidence
 from fashion_lib.experiments.backbone_pretrain import (
     PretrainedBackbone,
     dataset_for,
@@ -85,20 +96,26 @@ from fashion_lib.experiments.m3net_eval import (
     encode_rows,
     evaluate_model,
     flat_metrics,
+    per_query_evidence,
     untrained_references,
 )
+from fashion_lib.experiments.m3net_selection import select_lr, selection_run
 from fashion_lib.experiments.m3net_settings import (
+    FAMILY_PROBES,
     ROW_SPECS,
+    ROW_VARIANTS,
     ROWS,
     RUN_SETTINGS,
     RowSpec,
     RunSettings,
     primary_relevance,
     run_settings,
+    variant_settings,
 )
 from fashion_lib.experiments.m3net_training import (
     TripletBatches,
     build_row_model,
+    row_inputs,
     train_row,
 )
 from fashion_lib.fingerprint import file_digest
@@ -107,6 +124,7 @@ __all__ = [
     "DATASETS",
     "ROWS",
     "ROW_SPECS",
+    "ROW_VARIANTS",
     "RUN_SETTINGS",
     "RowModel",
     "RowResult",
@@ -119,6 +137,7 @@ __all__ = [
     "evaluate_model",
     "load_row_model",
     "primary_relevance",
+    "row_evidence",
     "run_row",
     "run_settings",
     "run_table",
@@ -159,7 +178,7 @@ class RowModel:
 
     Attributes:
         model: the trained module (backbone replaced by an identity when ``frozen``).
-        spec: the row's spec; dataset: the data; settings: the profile's settings.
+        spec: the row's spec; dataset: the data (evaluation split); settings: the run's settings.
         eval_inputs: (N_split, ...) inputs of the evaluation split's images, in fid order:
             cached float16 maps when frozen, else `LazyImages` (uint8 on demand).
         frozen: whether the inputs are feature maps.
@@ -177,21 +196,25 @@ def _slug(model_name: str) -> str:
     return model_name.lower().replace("++", "pp").replace("-", "")
 
 
-def _data_key(data: RetrievalDataset) -> str:
-    names = ["label_train.txt", f"query_{data.split}.txt", f"candidate_{data.split}.txt"]
+def _data_key(data: RetrievalDataset, split: str) -> str:
+    """Digest of the files a run depends on: training labels and the evaluation split's files."""
+    names = ["label_train.txt", f"query_{split}.txt", f"candidate_{split}.txt"]
     if data.multilabel:
-        names.append(f"label_{data.split}.txt")
+        names.append(f"label_{split}.txt")
     return hashlib.sha256(
         "".join(file_digest(data.split_dir / n) for n in names).encode()
     ).hexdigest()
 
 
-def _inputs(
-    data: RetrievalDataset, split: str, settings: RunSettings, backbone: PretrainedBackbone
-) -> Inputs:
-    if settings.frozen:
-        return feature_maps(backbone.build(), backbone.digest, data, split, settings.image_size)
-    return LazyImages(data.folder, data.filenames[split], settings.image_size)
+_inputs = row_inputs  # the name `exercises` imports
+
+# Settings that choose how runs are scheduled or how the rate is chosen, not what a run computes.
+_NOT_IN_CONFIG = ("seeds", "workers", "lr_grid", "select_dataset", "curve_points")
+
+
+def settings_config(settings: RunSettings) -> dict[str, Any]:
+    """The part of a run's settings that goes into its config (and hash)."""
+    return {k: v for k, v in asdict(settings).items() if k not in _NOT_IN_CONFIG}
 
 
 @dataclass(frozen=True)
@@ -204,7 +227,7 @@ class _Row:
     profile: str
     spec: RowSpec
     settings: RunSettings
-    data: RetrievalDataset
+    data: RetrievalDataset  # training rows (the validation split's object: no test file read)
     backbone: PretrainedBackbone
     pos_weight: float
     config: dict[str, Any]
@@ -215,13 +238,18 @@ class _Row:
         return run_dir_for(self.name, self.config)
 
 
-def _resolve(model_name: str, dataset: str, seed: int, profile: str) -> _Row:
+def _resolve(
+    model_name: str, dataset: str, seed: int, profile: str, variant: str | None = None
+) -> _Row:
     if model_name not in ROW_SPECS:
         raise ConfigError(f"unknown row {model_name!r}; choose one of {', '.join(ROWS)}")
     if dataset not in DATASETS:
         raise ConfigError(f"unknown dataset {dataset!r}; choose one of {', '.join(DATASETS)}")
-    spec, settings = ROW_SPECS[model_name], run_settings(profile)
-    data = dataset_for(profile, dataset, settings.eval_split)
+    spec, settings = ROW_SPECS[model_name], variant_settings(profile, variant)
+    if settings.trained_stages and not settings.frozen:
+        raise ConfigError(f"variant {variant!r} needs a frozen-backbone profile, not {profile!r}")
+    settings = replace(settings, lr=select_lr(spec.family, profile))
+    data = dataset_for(profile, dataset, "valid")
     backbone = pretrained_backbone(settings.backbone, profile, settings.backbone_width)
     pos_weight = settings.deepfashion_pos_weight if dataset == "DeepFashion" else 1.0
     config = {
@@ -230,12 +258,13 @@ def _resolve(model_name: str, dataset: str, seed: int, profile: str) -> _Row:
         "dataset": dataset,
         "seed": seed,
         "profile": profile,
-        "settings": {k: v for k, v in asdict(settings).items() if k != "seeds"},
+        "settings": settings_config(settings),
         "backbone": backbone.digest,
-        "data": _data_key(data),
+        "data": _data_key(data, settings.eval_split),
         "pos_weight": pos_weight,
     }
-    name = f"m3row-{_slug(model_name)}-{dataset.lower()}-seed{seed}"
+    tag = "" if variant is None else "-" + variant.replace("_", "")
+    name = f"m3row-{_slug(model_name)}-{dataset.lower()}{tag}-seed{seed}"
     return _Row(
         model_name, dataset, seed, profile, spec, settings, data, backbone, pos_weight, config, name
     )
@@ -258,7 +287,17 @@ def _result(row: _Row, record: RunRecord, reused: bool) -> RowResult:
     )
 
 
-def run_row(model_name: str, dataset: str, seed: int, profile: str) -> RowResult:
+def _has_evidence(run_dir: Path) -> bool:
+    try:
+        read_evidence(run_dir)
+    except DataError:
+        return False
+    return True
+
+
+def run_row(
+    model_name: str, dataset: str, seed: int, profile: str, variant: str | None = None
+) -> RowResult:
     """Train and evaluate one row, or reuse the finished run of the same config.
 
     Args:
@@ -266,21 +305,31 @@ def run_row(model_name: str, dataset: str, seed: int, profile: str) -> RowResult
         dataset: one of ``DATASETS``.
         seed: seed of the sampler, the initialisation and the training loop.
         profile: profile name (smoke, cpu, gpu, paper).
+        variant: None, or a name of ``ROW_VARIANTS`` (a targeted experiment).
 
     Returns:
         The `RowResult` (``reused`` tells whether it was read from an earlier run).
     """
-    row = _resolve(model_name, dataset, seed, profile)
+    row = _resolve(model_name, dataset, seed, profile, variant)
     record = find_finished_run(row.config, name=row.name)
-    if record is not None:
+    if record is not None and _has_evidence(row.run_dir):
         return _result(row, record, True)
     with torch_threads(row.settings.threads):
         return _train_and_evaluate(row)
 
 
+def _evaluate(row: _Row, model: nn.Module) -> tuple[dict[str, float], dict[str, PerQuery]]:
+    """Metrics and per-query evidence of a trained row on the evaluation split (read here)."""
+    data = dataset_for(row.profile, row.dataset, row.settings.eval_split)
+    inputs = _inputs(data, data.split, row.settings, row.backbone)
+    results = evaluate_model(model, row.spec, data, inputs, row.settings.k)
+    return flat_metrics(results, row.settings.k), per_query_evidence(results, data, row.settings.k)
+
+
 def _train_and_evaluate(row: _Row) -> RowResult:
     """The body of `run_row` when no finished run exists."""
     spec, settings, data, seed = row.spec, row.settings, row.data, row.seed
+    cpu_started = time.process_time()
     train_inputs = _inputs(data, "train", settings, row.backbone)
     torch.manual_seed(derive_seed(seed, 1))  # model initialisation
     model = build_row_model(spec, data, settings, row.backbone)
@@ -301,12 +350,12 @@ def _train_and_evaluate(row: _Row) -> RowResult:
     history, train_time = train_row(
         spec, model, batches, stage2, settings, seed, row.pos_weight, row.run_dir
     )
-    eval_inputs = _inputs(data, data.split, settings, row.backbone)
     started = time.perf_counter()
-    results = evaluate_model(model, spec, data, eval_inputs, settings.k)
+    metrics, evidence = _evaluate(row, model)
     eval_time = time.perf_counter() - started
-    metrics = flat_metrics(results, settings.k)
-    metrics |= {"train_time_s": train_time, "eval_time_s": eval_time}
+    cpu_time = time.process_time() - cpu_started  # this process, training and evaluation
+    metrics |= {"train_time_s": train_time, "eval_time_s": eval_time, "cpu_time_s": cpu_time}
+    write_evidence(row.run_dir, evidence)  # before the record: a finished run has its evidence
     record = finish_run(
         row.run_dir,
         name=row.name,
@@ -334,70 +383,152 @@ def _train_and_evaluate(row: _Row) -> RowResult:
     return _result(row, record, False)
 
 
-def load_row_model(model_name: str, dataset: str, seed: int, profile: str) -> RowModel:
+def load_row_model(
+    model_name: str, dataset: str, seed: int, profile: str, variant: str | None = None
+) -> RowModel:
     """The trained model of a finished (or freshly trained) row, with its evaluation inputs."""
-    run_row(model_name, dataset, seed, profile)
-    row = _resolve(model_name, dataset, seed, profile)
+    run_row(model_name, dataset, seed, profile, variant)
+    row = _resolve(model_name, dataset, seed, profile, variant)
     model = build_row_model(row.spec, row.data, row.settings, row.backbone)
     load_weights(model, row.run_dir)
     model.eval()
-    inputs = _inputs(row.data, row.data.split, row.settings, row.backbone)
-    return RowModel(model, row.spec, row.data, row.settings, inputs, row.settings.frozen)
+    data = dataset_for(profile, dataset, row.settings.eval_split)
+    inputs = _inputs(data, data.split, row.settings, row.backbone)
+    return RowModel(model, row.spec, data, row.settings, inputs, row.settings.frozen)
+
+
+def row_evidence(
+    model_name: str,
+    dataset: str,
+    profile: str,
+    group: str,
+    variant: str | None = None,
+    seeds: Sequence[int] | None = None,
+) -> list[PerQuery]:
+    """One evidence group of a row over seeds (default: the profile's), trained if missing.
+
+    Args:
+        model_name, dataset, profile, variant: as for `run_row`.
+        group: e.g. "single/ap_all", "multi/ap_100", "single/recall_100".
+        seeds: the seeds, in the order of the returned list.
+
+    Returns:
+        One `PerQuery` per seed; the same query has the same key in every row and seed.
+    """
+    out = []
+    for seed in run_settings(profile).seeds if seeds is None else seeds:
+        groups = read_evidence(run_row(model_name, dataset, seed, profile, variant).run_dir)
+        if group not in groups:
+            raise ConfigError(f"no evidence group {group!r}; choose one of {', '.join(groups)}")
+        out.append(groups[group])
+    return out
+
+
+def _in_workers(task: Callable[..., Any], args: list[tuple[Any, ...]], workers: int) -> list[Any]:
+    """``[task(*a) for a in args]``, in ``workers`` spawned processes when more than one.
+
+    Spawned (not forked) workers start from a clean interpreter: no torch thread pool or open
+    file of this process is inherited; each worker reads the data and caches once.
+    """
+    if workers <= 1 or len(args) <= 1:
+        return [task(*a) for a in args]
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(min(workers, len(args)), mp_context=context) as pool:
+        return list(pool.map(task, *zip(*args, strict=True)))
+
+
+def _prepare(dataset: str, profile: str, variant: str | None, workers: int) -> None:
+    """Make once, in this process, what parallel runs share: backbone, rates, feature caches."""
+    base, settings = run_settings(profile), variant_settings(profile, variant)
+    backbone = pretrained_backbone(base.backbone, profile, base.backbone_width)
+    if base.frozen:
+        for name, split, s in (
+            (base.select_dataset, "valid", base),
+            (dataset, base.eval_split, settings),
+        ):
+            data = dataset_for(profile, name, "valid")  # the training rows; no test file read
+            for part in ("train", split):
+                row_inputs(data, part, s, backbone)
+    grid = [(family, lr, profile) for family in FAMILY_PROBES for lr in base.lr_grid]
+    for run in _in_workers(selection_run, grid, workers):
+        touch_record(run.record, reused=False)
+
+
+def _finished(model_name: str, dataset: str, seed: int, profile: str, variant: str | None) -> bool:
+    row = _resolve(model_name, dataset, seed, profile, variant)
+    return find_finished_run(row.config, name=row.name) is not None and _has_evidence(row.run_dir)
+
+
+def _table_rows(r: RowResult, k: int) -> list[dict[str, Any]]:
+    """The long-format rows of one run (see the module docstring)."""
+    base = {
+        "model": r.model,
+        "dataset": r.dataset,
+        "seed": r.seed,
+        "profile": r.profile,
+        "train_time_s": r.train_time_s,
+        "eval_time_s": r.eval_time_s,
+        "cpu_time_s": r.record.metrics.get("cpu_time_s", math.nan),
+        "reused": r.reused,
+        "run_dir": str(r.run_dir),
+    }
+    out = []
+    for rel in ("single", "multi"):
+        if f"{rel}/map_all" not in r.metrics:
+            continue
+        m = r.metrics
+        out.append(
+            {
+                **base,
+                "relevance": rel,
+                "attribute": "overall",
+                "map_all": m[f"{rel}/map_all"],
+                "map_100": m[f"{rel}/map_{k}"],
+                "recall_100": m[f"{rel}/recall_{k}"],
+            }
+        )
+        per_attribute = {"macro": m[f"{rel}/map_all_macro"]} | {
+            key.split("/", 2)[2]: v for key, v in m.items() if key.startswith(f"{rel}/map_all/")
+        }
+        for attribute, value in per_attribute.items():
+            out.append(
+                {
+                    **base,
+                    "relevance": rel,
+                    "attribute": attribute,
+                    "map_all": value,
+                    "map_100": math.nan,
+                    "recall_100": math.nan,
+                }
+            )
+    return out
 
 
 def run_table(
-    dataset: str, profile: str, rows: Sequence[str] = ROWS, seeds: Sequence[int] | None = None
+    dataset: str,
+    profile: str,
+    rows: Sequence[str] = ROWS,
+    seeds: Sequence[int] | None = None,
+    workers: int | None = None,
+    variant: str | None = None,
 ) -> pd.DataFrame:
     """Run (or reuse) every row x seed on one dataset; long-format metrics (see module doc)."""
-    settings = run_settings(profile)
+    settings = variant_settings(profile, variant)
+    workers = settings.workers if workers is None else workers
+    pairs = [(m, s) for m in rows for s in (settings.seeds if seeds is None else seeds)]
+    trained: dict[tuple[str, int], RowResult] = {}
+    if workers > 1:
+        _prepare(dataset, profile, variant, workers)
+        todo = [
+            (m, dataset, s, profile, variant)
+            for m, s in pairs
+            if not _finished(m, dataset, s, profile, variant)
+        ]
+        for r in _in_workers(run_row, todo, workers):
+            touch_record(r.record, reused=False)
+            trained[r.model, r.seed] = r
     records = []
-    for model_name in rows:
-        for seed in settings.seeds if seeds is None else seeds:
-            r = run_row(model_name, dataset, seed, profile)
-            base = {
-                "model": model_name,
-                "dataset": dataset,
-                "seed": seed,
-                "profile": profile,
-                "train_time_s": r.train_time_s,
-                "eval_time_s": r.eval_time_s,
-                "reused": r.reused,
-                "run_dir": str(r.run_dir),
-            }
-            for rel in ("single", "multi"):
-                if f"{rel}/map_all" not in r.metrics:
-                    continue
-                records.append(
-                    {
-                        **base,
-                        "relevance": rel,
-                        "attribute": "overall",
-                        "map_all": r.metrics[f"{rel}/map_all"],
-                        "map_100": r.metrics[f"{rel}/map_{settings.k}"],
-                        "recall_100": r.metrics[f"{rel}/recall_{settings.k}"],
-                    }
-                )
-                records.append(
-                    {
-                        **base,
-                        "relevance": rel,
-                        "attribute": "macro",
-                        "map_all": r.metrics[f"{rel}/map_all_macro"],
-                        "map_100": math.nan,
-                        "recall_100": math.nan,
-                    }
-                )
-                prefix = f"{rel}/map_all/"
-                for key, value in r.metrics.items():
-                    if key.startswith(prefix):
-                        records.append(
-                            {
-                                **base,
-                                "relevance": rel,
-                                "attribute": key[len(prefix) :],
-                                "map_all": value,
-                                "map_100": math.nan,
-                                "recall_100": math.nan,
-                            }
-                        )
+    for model_name, seed in pairs:
+        r = trained.get((model_name, seed)) or run_row(model_name, dataset, seed, profile, variant)
+        records += _table_rows(r, settings.k)
     return pd.DataFrame.from_records(records)

@@ -1,14 +1,23 @@
 """Training one row of M3-Net's tables: triplet batches, the row's model, loss and fit.
 
 `TripletBatches` feeds `engine.fit` from a `TripletSampler` over in-memory inputs (cached float16
-feature maps of a frozen backbone, or uint8 images). `build_row_model` creates the row's model from
-the registry and, in the frozen profiles, replaces its backbone modules by identities so the cached
-maps pass straight into the attention modules. `train_row` runs `fit` (ASEN++ in its two stages).
+feature maps of a frozen backbone, or uint8 images); `row_inputs` makes them. `build_row_model`
+creates the row's model from the registry and, in the frozen profiles, replaces its backbone
+modules by identities so the cached maps pass straight into the attention modules. `train_row` runs
+`fit` (ASEN++ in its two stages).
+
+Last backbone stage trained (``RunSettings.trained_stages == 1``, the variant of M3-Net's issue 11,
+deliverable 6): the cached maps are those of the frozen stages before the small CNN's last stage
+(`split_last_stage`), and each backbone module of the model becomes a copy of the pre-trained last
+stage, trained with the heads at the same learning rate (the paper fine-tunes its whole backbone
+with the heads' rate). BatchNorm of that stage uses batch statistics while training, running ones
+in evaluation, as end-to-end training does.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import copy
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -16,18 +25,32 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from fashion_lib.data.retrieval_data import Inputs, RetrievalDataset, normalise
+from fashion_lib.data.retrieval_data import (
+    Inputs,
+    LazyImages,
+    RetrievalDataset,
+    feature_maps,
+    normalise,
+)
 from fashion_lib.data.samplers import TripletSampler
 from fashion_lib.engine import TrainConfig, fit
 from fashion_lib.engine.distributed import dist_info, shard_bounds
-from fashion_lib.engine.loop import LossFn
+from fashion_lib.engine.loop import LossFn, StepEvent
 from fashion_lib.errors import ConfigError
 from fashion_lib.experiments.backbone_pretrain import PretrainedBackbone
 from fashion_lib.experiments.m3net_settings import RowSpec, RunSettings
 from fashion_lib.losses import ASENLoss, M3NetLoss, MODCLoss, TripletTargets
 from fashion_lib.models import create_model
 
-__all__ = ["TripletBatches", "build_row_model", "prepare_inputs", "row_loss", "train_row"]
+__all__ = [
+    "TripletBatches",
+    "build_row_model",
+    "prepare_inputs",
+    "row_inputs",
+    "row_loss",
+    "split_last_stage",
+    "train_row",
+]
 
 
 def prepare_inputs(inputs: Tensor) -> Tensor:
@@ -111,13 +134,40 @@ def row_loss(spec: RowSpec, model: nn.Module, pos_weight: float) -> LossFn:
     return run_asen
 
 
+def split_last_stage(backbone: nn.Module) -> tuple[nn.Sequential, nn.Sequential]:
+    """A small CNN's body cut before its last stage: (frozen stages, last stage).
+
+    The last stage is everything after the body's last max-pool (`models.backbones.SmallCNN`).
+    """
+    body = getattr(backbone, "body", None)
+    pools = [i for i, m in enumerate(body or ()) if isinstance(m, nn.MaxPool2d)]
+    if not pools:
+        raise ConfigError("training the last stage needs the small_cnn backbone (pooled stages)")
+    cut = pools[-1] + 1
+    return body[:cut], body[cut:]
+
+
+def row_inputs(
+    data: RetrievalDataset, split: str, settings: RunSettings, backbone: PretrainedBackbone
+) -> Inputs:
+    """Inputs of a split in fid order: cached maps of the frozen stages, or lazy images."""
+    if not settings.frozen:
+        return LazyImages(data.folder, data.filenames[split], settings.image_size)
+    if settings.trained_stages == 0:
+        return feature_maps(backbone.build(), backbone.digest, data, split, settings.image_size)
+    frozen, _ = split_last_stage(backbone.build())
+    key = f"{backbone.digest}:without-last-stage"
+    return feature_maps(frozen, key, data, split, settings.image_size)
+
+
 def build_row_model(
     spec: RowSpec, data: RetrievalDataset, settings: RunSettings, backbone: PretrainedBackbone
 ) -> nn.Module:
     """The row's model from the registry, its backbone frozen-and-removed or initialised.
 
-    With ``settings.frozen`` the backbone modules become identities (inputs are cached maps);
-    otherwise they load the pre-trained weights and train end to end.
+    With ``settings.frozen`` the backbone modules become identities (inputs are cached maps), or
+    copies of the pre-trained last stage when ``settings.trained_stages`` is 1; otherwise they
+    load the pre-trained weights and train end to end.
     """
     kw: dict[str, Any] = {"backbone": settings.backbone, "backbone_width": settings.backbone_width}
     if not settings.frozen:
@@ -140,8 +190,11 @@ def build_row_model(
             if spec.family == "m3net"
             else [b for b in (encoder.global_branch, encoder.local_branch) if b is not None]
         )
+        if settings.trained_stages and spec.registry == "asenpp":
+            raise ConfigError("the last-stage variant does not support ASEN++'s local branch")
+        last = split_last_stage(backbone.build())[1] if settings.trained_stages else nn.Identity()
         for branch in branches:
-            branch.backbone = nn.Identity()
+            branch.backbone = copy.deepcopy(last)
     return model
 
 
@@ -169,15 +222,20 @@ def train_row(
     seed: int,
     pos_weight: float,
     run_dir: Path,
+    callbacks: tuple[Callable[[StepEvent], None], ...] = (),
 ) -> tuple[list[dict[str, float]], float]:
-    """Fit the row (ASEN++ in two stages); returns the history and the training wall time."""
+    """Fit the row (ASEN++ in two stages); returns the history and the training wall time.
+
+    ``callbacks`` go to `engine.fit` (single-stage rows only), e.g. validation checkpoints.
+    """
     loss_fn = row_loss(spec, model, pos_weight)
     total = settings.epochs * batches.steps_per_epoch
     if stage2 is None:
-        result = fit(
-            model, loss_fn, batches, _train_config(settings, seed, settings.epochs, None), run_dir
-        )
+        config = _train_config(settings, seed, settings.epochs, None)
+        result = fit(model, loss_fn, batches, config, run_dir, callbacks=callbacks)
         return result.history, result.wall_time_s
+    if callbacks:
+        raise ConfigError("step callbacks are not supported for ASEN++'s two stages")
     spe = batches.steps_per_epoch
     if total < 2:
         raise ConfigError(f"ASEN++ trains in two stages and needs >= 2 steps, got {total}")
