@@ -1,4 +1,4 @@
-"""One row end to end on a tiny world, its reuse, the table format, batches and results.py."""
+"""One row end to end on a tiny world, its reuse, evidence, workers, lr selection, variants."""
 
 from __future__ import annotations
 
@@ -15,8 +15,11 @@ from fashion_lib import results
 from fashion_lib.data.atelier.make import make_world
 from fashion_lib.data.retrieval_data import LazyImages
 from fashion_lib.data.samplers import TripletSampler
+from fashion_lib.errors import ConfigError
+from fashion_lib.evidence import EVIDENCE_FILE, read_evidence
+from fashion_lib.experiments import backbone_pretrain, m3net_training
 from fashion_lib.experiments import m3net_runs as runs
-from fashion_lib.experiments import m3net_training
+from fashion_lib.experiments import m3net_selection as selection
 from fashion_lib.paths import dataset_root
 from fashion_lib.profiles import get_profile
 
@@ -30,6 +33,9 @@ def smoke_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
         mp.setenv("FASHION_RUNS_DIR", str(root / "runs"))
         make_world(get_profile("smoke"), out=dataset_root("smoke", True), workers=1)
         yield root
+
+
+METRICS = ("ap_all", "ap_100", "recall_100")
 
 
 def test_row_end_to_end_then_reused(smoke_env, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -166,3 +172,140 @@ def test_end_to_end_row_trains_the_backbone(smoke_env, monkeypatch: pytest.Monke
     start = backbone.body.state_dict()
     conv = next(k for k in start if k.endswith("weight") and start[k].dim() == 4)
     assert not torch.equal(trained[conv], start[conv])  # fine-tuned from the pre-trained weights
+
+
+def test_evidence_beside_the_record(smoke_env) -> None:
+    """Per-query values whose means are the table's, keyed so that two rows pair up."""
+    m3 = runs.run_row("M3-Net", "DeepFashion", 0, "smoke")
+    asen = runs.run_row("ASEN", "DeepFashion", 0, "smoke")
+    a, b = read_evidence(m3.run_dir), read_evidence(asen.run_dir)
+    assert set(a) == {f"{r}/{m}" for r in ("single", "multi") for m in METRICS}
+    data = runs.dataset_for("smoke", "DeepFashion")
+    for group, values in a.items():
+        rel, metric = group.split("/")
+        assert np.array_equal(values.keys, b[group].keys) and len(values.keys) == len(data.queries)
+        name = {"ap_all": "map_all", "ap_100": "map_100", "recall_100": "recall_100"}[metric]
+        # a query without relevant candidates is NaN here and counts 0 in the table's mean
+        assert np.nan_to_num(values.values).mean() == pytest.approx(m3.metrics[f"{rel}/{name}"])
+    first = a["single/ap_all"].keys[0]
+    assert first == f"{data.attributes[int(data.queries.attr[0])]}|0"
+    listed = runs.row_evidence("M3-Net", "DeepFashion", "smoke", "multi/ap_all")
+    assert len(listed) == len(runs.run_settings("smoke").seeds)
+    assert np.array_equal(listed[0].values, a["multi/ap_all"].values, equal_nan=True)
+
+
+def test_a_record_without_evidence_is_not_reused(smoke_env) -> None:
+    first = runs.run_row("ASENv2", "FashionAI", 0, "smoke")
+    (first.run_dir / EVIDENCE_FILE).unlink()
+    again = runs.run_row("ASENv2", "FashionAI", 0, "smoke")
+    assert not again.reused and (again.run_dir / EVIDENCE_FILE).is_file()
+    assert again.metrics == first.metrics  # resumed from the last checkpoint, evaluated again
+    assert runs.run_row("ASENv2", "FashionAI", 0, "smoke").reused
+
+
+def test_training_and_selection_never_read_the_test_split(
+    smoke_env, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """From an empty runs folder: pre-training, lr selection and training see no test file."""
+    monkeypatch.setenv("FASHION_RUNS_DIR", str(tmp_path / "runs"))
+    backbone_pretrain._cached_dataset.cache_clear()
+    evaluating = []
+    read_load, real_maps, real_eval = (
+        backbone_pretrain.load_retrieval_dataset,
+        m3net_training.feature_maps,
+        runs._evaluate,
+    )
+
+    def guard(split: str) -> None:
+        if split == "test" and not evaluating:
+            raise AssertionError("the test split was read outside the evaluation")
+
+    def load(root, name, split="test"):
+        guard(split)
+        return read_load(root, name, split)
+
+    def maps(backbone, key, data, split, *args, **kwargs):
+        guard(split)
+        return real_maps(backbone, key, data, split, *args, **kwargs)
+
+    def evaluate(row, model):
+        evaluating.append(row.name)
+        try:
+            return real_eval(row, model)
+        finally:
+            evaluating.clear()
+
+    monkeypatch.setattr(backbone_pretrain, "load_retrieval_dataset", load)
+    monkeypatch.setattr(m3net_training, "feature_maps", maps)
+    monkeypatch.setattr(runs, "_evaluate", evaluate)
+    table = selection.selection_table("smoke")  # trains the backbone and the probes
+    assert set(table.family) == set(runs.FAMILY_PROBES) and table.selected.any()
+    row = runs.run_row("MODC", "DARN", 0, "smoke")
+    assert not row.reused and 0.0 <= row.metrics["single/map_all"] <= 100.0
+    with pytest.raises(AssertionError, match="test split"):
+        runs.dataset_for("smoke", "FashionAI", "test")
+    backbone_pretrain._cached_dataset.cache_clear()
+
+
+def test_selection_picks_the_best_validation_rate(
+    smoke_env, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    smoke = runs.RUN_SETTINGS["smoke"]
+    monkeypatch.setitem(
+        runs.RUN_SETTINGS, "smoke", dataclasses.replace(smoke, lr_grid=(1e-3, 1e-2))
+    )
+    scores = {1e-3: 30.0, 1e-2: 40.0}
+
+    def fake_run(family: str, lr: float, profile: str) -> selection.SelectionRun:
+        record = runs.RunRecord(
+            "x", {}, "", 0, profile, "", None, 0.0, {}, {"valid/map_all": scores[lr]}
+        )
+        return selection.SelectionRun(family, "M3-Net", lr, [], record)
+
+    monkeypatch.setattr(selection, "selection_run", fake_run)
+    assert selection.select_lr("m3net", "smoke") == 1e-2
+    scores[1e-3] = 40.0  # a tie: the smaller rate
+    assert selection.select_lr("m3net", "smoke") == 1e-3
+
+
+def test_workers_give_the_serial_numbers(
+    smoke_env, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """2 spawned workers: the same table and evidence; caches made before the workers start."""
+    rows = ["ASEN", "M3-Net"]
+    serial = runs.run_table("DARN", "smoke", rows=rows, seeds=[0, 1], workers=1)
+    monkeypatch.setenv("FASHION_RUNS_DIR", str(tmp_path / "runs"))
+    real = runs._in_workers
+
+    def in_workers(task, args, workers):
+        if task is runs.run_row:
+            cached = {p.name.split("-")[2] for p in (tmp_path / "runs" / "cache").glob("*DARN*")}
+            assert cached == {"train", "test"}, cached
+        return real(task, args, workers)
+
+    monkeypatch.setattr(runs, "_in_workers", in_workers)
+    parallel = runs.run_table("DARN", "smoke", rows=rows, seeds=[0, 1], workers=2)
+    assert not parallel.reused.any()
+    same = ["model", "seed", "relevance", "attribute", "map_all", "map_100", "recall_100"]
+    pd.testing.assert_frame_equal(serial[same], parallel[same])
+    for a, b in zip(serial.run_dir.unique(), parallel.run_dir.unique(), strict=True):
+        ea, eb = read_evidence(Path(a)), read_evidence(Path(b))
+        assert all(np.array_equal(ea[g].values, eb[g].values, equal_nan=True) for g in ea)
+
+
+def test_last_stage_variant_trains_the_last_stage(smoke_env) -> None:
+    row = runs.run_row("M3-Net", "FashionAI", 0, "smoke", variant="last_stage")
+    frozen = runs.run_row("M3-Net", "FashionAI", 0, "smoke")
+    assert row.run_dir != frozen.run_dir and "laststage" in row.run_dir.name
+    assert (row.run_dir / EVIDENCE_FILE).is_file()
+    loaded = runs.load_row_model("M3-Net", "FashionAI", 0, "smoke", variant="last_stage")
+    settings = runs.run_settings("smoke")
+    backbone = runs.pretrained_backbone(settings.backbone, "smoke", settings.backbone_width)
+    _, last = m3net_training.split_last_stage(backbone.build())
+    assert loaded.eval_inputs.shape[1] == last[0].in_channels  # maps of the frozen stages
+    trained, start = loaded.model.backbone.state_dict(), last.state_dict()
+    assert trained.keys() == start.keys()
+    conv = next(k for k in start if start[k].dim() == 4)
+    assert not torch.equal(trained[conv], start[conv])  # fine-tuned
+    with pytest.raises(ConfigError, match="ASEN\\+\\+"):
+        runs.run_row("ASEN++", "FashionAI", 0, "smoke", variant="last_stage")

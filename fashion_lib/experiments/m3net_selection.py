@@ -20,6 +20,7 @@ run has a shorter curve; its final point, which decides, is always there.
 
 from __future__ import annotations
 
+import time
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
@@ -135,6 +136,7 @@ def _train_probe(
 ) -> RunRecord:
     """Train the probe, evaluating validation MAP@all at the curve steps."""
     run_dir = run_dir_for(name, config)
+    cpu_started = time.process_time()
     train_inputs = row_inputs(data, "train", settings, backbone)
     valid_inputs = row_inputs(data, VALID, settings, backbone)
     torch.manual_seed(derive_seed(seed, 1))  # model initialisation, as `m3net_runs`
@@ -167,7 +169,12 @@ def _train_probe(
         seed=seed,
         profile=config["profile"],
         wall_time_s=train_time,
-        metrics={"valid/map_all": final, **curve, "train_time_s": train_time},
+        metrics={
+            "valid/map_all": final,
+            **curve,
+            "train_time_s": train_time,
+            "cpu_time_s": time.process_time() - cpu_started,
+        },
         history=history,
     )
 
@@ -200,6 +207,7 @@ def selection_table(profile: str) -> pd.DataFrame:
                         "final": run.final,
                         "selected": lr == chosen,
                         "train_time_s": run.record.metrics["train_time_s"],
+                        "cpu_time_s": run.record.metrics["cpu_time_s"],
                     }
                 )
     return pd.DataFrame.from_records(rows)
