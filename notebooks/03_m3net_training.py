@@ -222,6 +222,7 @@ for family, lr in chosen.items():
 plateau = pd.DataFrame(plateau).set_index("family")
 plateau["gain in the last 20%"] = plateau["MAP@all at 100%"] - plateau["MAP@all at 80%"]
 plateau["plateau (< 1 point)"] = plateau["gain in the last 20%"] < 1.0
+plateau["lr"] = plateau["lr"].map("{:g}".format)
 plateau.round(2)
 
 # %% [markdown]
@@ -268,7 +269,7 @@ overview
 evidence = row_evidence("M3-Net", "FashionAI", profile, "single/ap_all")
 print(
     f"per-query evidence of M3-Net on FashionAI: {len(evidence)} seeds x "
-    f"{len(evidence[0].keys)} test queries, e.g. {evidence[0].keys[0]!r}: "
+    f"{len(evidence[0].keys)} test queries, e.g. {str(evidence[0].keys[0])!r}: "
     f"AP@all {evidence[0].values[0]:.2f}"
 )
 
