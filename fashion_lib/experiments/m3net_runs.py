@@ -446,12 +446,12 @@ def _prepare(dataset: str, profile: str, variant: str | None, workers: int) -> N
             (base.select_dataset, "valid", base),
             (dataset, base.eval_split, settings),
         ):
-            data = dataset_for(profile, name, "valid")  # the training rows; no test file read
+            data = dataset_for(profile, name, "valid")  # training rows; test images only encoded
             for part in ("train", split):
                 row_inputs(data, part, s, backbone)
     grid = [(family, lr, profile) for family in FAMILY_PROBES for lr in base.lr_grid]
     for run in _in_workers(selection_run, grid, workers):
-        touch_record(run.record, reused=False)
+        touch_record(run.record, reused=run.reused)
 
 
 def _finished(model_name: str, dataset: str, seed: int, profile: str, variant: str | None) -> bool:

@@ -68,6 +68,7 @@ class SelectionRun:
         family, row, lr: what was trained.
         curve: (step, validation MAP@all in percent) at the curve points, in step order.
         record: the run record (metrics "valid/map_all" and "valid/map_all@<step>").
+        reused: True if the record of an earlier run was read instead of training.
     """
 
     family: str
@@ -75,6 +76,7 @@ class SelectionRun:
     lr: float
     curve: list[tuple[int, float]]
     record: RunRecord
+    reused: bool = True
 
     @property
     def final(self) -> float:
@@ -113,6 +115,7 @@ def selection_run(family: str, lr: float, profile: str) -> SelectionRun:
     }
     name = f"m3lr-{family}-{dataset.lower()}-lr{lr:g}"
     record = find_finished_run(config, name=name)
+    reused = record is not None
     if record is None:
         with torch_threads(settings.threads):
             record = _train_probe(spec, data, settings, backbone, seed, pos_weight, config, name)
@@ -121,7 +124,7 @@ def selection_run(family: str, lr: float, profile: str) -> SelectionRun:
         for k, v in record.metrics.items()
         if k.startswith("valid/map_all@")
     )
-    return SelectionRun(family, row, lr, curve, record)
+    return SelectionRun(family, row, lr, curve, record, reused)
 
 
 def _train_probe(
