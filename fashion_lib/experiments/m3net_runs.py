@@ -20,7 +20,9 @@ Public API (stable; chapters 03-05 call it):
   (NaN for single attributes), train_time_s, eval_time_s, cpu_time_s, reused, run_dir. Runs that
   are not finished train in ``workers`` processes (default ``RunSettings.workers``), each with
   the profile's threads, after the backbone, the learning-rate selection and the feature cache
-  are made once in this process; a run's numbers do not depend on the process it ran in.
+  are made once in this process; a run's numbers do not depend on the process it ran in. The
+  workers are spawned and import the main module: a script calling it with workers > 1 needs the
+  usual ``if __name__ == "__main__":`` guard (notebooks and pytest need nothing).
 - Per-query evidence (``fashion_lib.evidence``): every run writes ``evidence.npz`` beside its
   record, groups "<relevance>/ap_all", "<relevance>/ap_100", "<relevance>/recall_100" (percent,
   NaN for a query without relevant candidates), keyed "<attribute>|<query line index>".
