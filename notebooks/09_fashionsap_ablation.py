@@ -69,6 +69,7 @@ from fashion_lib.experiments.backbone_pretrain import world_root
 from fashion_lib.experiments.fashionsap_settings import variant_spec
 from fashion_lib.experiments.fashionsap_tables import ABLATION, TABLES
 from fashion_lib.experiments.fashionsap_train import build_pretrain_model
+from fashion_lib.judging import ClaimEntry, judge_entries
 from fashion_lib.models.fashionsap import FashionSAP
 from fashion_lib.models.fashionsap_tasks import retrieval_config
 from fashion_lib.profiles import get_profile
@@ -299,9 +300,10 @@ by_part.round(3)
 # the mass inside the part (in percent) is judged with the book's rule (δ from `fashion_lib.stats`):
 
 # %%
-figure4 = sc.judge_entries(
+figure4 = judge_entries(
     [
-        sc.ClaimEntry(
+        ClaimEntry(
+            paper="FashionSAP",
             source="Figure 4",
             claim=f"full > {v}",
             metric=f"Grad-CAM mass inside the part (%), {name}",

@@ -6,9 +6,10 @@
   table cell, one `PerQuery` per seed: R@k hits (0/100) from the stored ranks (a "Mean" column
   pools its parts with `fashionsap_eval.balanced`), per-image correctness for CR/SCR.
 - ``judge_claims(claims, profile, seeds=None, load=None)``: every claim through `stats.compare` and one
-  `stats.judge` (Holm across the given claims) -> the ledger table `claims.publish_claims` takes.
-- ``judge_entries(entries)``: the same for evidence a chapter measures itself (Grad-CAM), with
-  ``gradcam_evidence(scores, variant, kind, seeds)`` turning its scores into `PerQuery`s.
+  `stats.judge` (Holm across the given claims, `judging.judge_entries`) -> the ledger table
+  `claims.publish_claims` takes.
+- ``gradcam_evidence(scores, variant, kind, seeds)``: Grad-CAM scores as `PerQuery`s, for evidence
+  a chapter measures itself and judges with `fashion_lib.judging.judge_entries`.
 
 Macro-F is a ratio over classes, not a mean over images, so a claim on a Macro-F column is judged
 on per-image accuracy, and the ledger's metric says so. δ comes from `stats.delta_for`
@@ -23,24 +24,22 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from fashion_lib import stats
 from fashion_lib.data.taxonomy import FASHIONIQ_CATEGORIES
 from fashion_lib.errors import ConfigError
 from fashion_lib.evidence import PerQuery, hits_at
 from fashion_lib.experiments.fashionsap_eval import balanced
 from fashion_lib.experiments.fashionsap_runs import sap_settings, variant_evidence
 from fashion_lib.experiments.fashionsap_tables import ABLATION, TABLES
+from fashion_lib.judging import ClaimEntry, judge_entries
 from fashion_lib.results import paper_table
 
 __all__ = [
     "FAMILIES",
     "VERDICT_COLUMNS",
-    "ClaimEntry",
     "SAPClaim",
     "claim_evidence",
     "gradcam_evidence",
     "judge_claims",
-    "judge_entries",
     "paper_value",
 ]
 
@@ -63,22 +62,6 @@ class SAPClaim:
     a: str
     b: str
     metric: str
-
-
-@dataclass(frozen=True)
-class ClaimEntry:
-    """One claim with its paired evidence (seed i of A pairs with seed i of B)."""
-
-    source: str
-    claim: str
-    metric: str
-    a: str
-    b: str
-    family: str
-    evidence_a: list[PerQuery]
-    evidence_b: list[PerQuery]
-    paper_a: float = float("nan")
-    paper_b: float = float("nan")
 
 
 def _by_category(ranks: PerQuery, category: str) -> PerQuery:
@@ -160,6 +143,7 @@ def judge_claims(
         )
         entries.append(
             ClaimEntry(
+                paper="FashionSAP",
                 source=f"Table {c.table.removeprefix('table')}",
                 claim=c.claim,
                 metric=judged_metric(c.table, c.metric),
@@ -173,40 +157,6 @@ def judge_claims(
             )
         )
     return judge_entries(entries, level)
-
-
-def judge_entries(entries: Sequence[ClaimEntry], level: float = 0.95) -> pd.DataFrame:
-    """Every "A > B" entry through `stats.compare`, then one `stats.judge` (Holm across them).
-
-    Returns:
-        One row per entry: paper, source, claim, metric, a, b, spread_a and spread_b (min, max of
-        the per-seed means), paper_a, paper_b, then every column of `stats.judge`'s table (diff,
-        lo, hi, level, delta, p, verdict, seeds, ...); mean_a, mean_b and seeds are computed here
-        where `stats.judge` gives none.
-    """
-    rows = []
-    for e in entries:
-        means = [
-            [float(np.nanmean(q.values)) for q in side] for side in (e.evidence_a, e.evidence_b)
-        ]
-        rows.append(
-            {"paper": "FashionSAP", "source": e.source, "claim": e.claim, "metric": e.metric}
-            | {"a": e.a, "b": e.b, "paper_a": e.paper_a, "paper_b": e.paper_b}
-            | {"mean_a": float(np.mean(means[0])), "mean_b": float(np.mean(means[1]))}
-            | {
-                "spread_a": (min(means[0]), max(means[0])),
-                "spread_b": (min(means[1]), max(means[1])),
-            }
-            | {"seeds": (len(means[0]), len(means[1]))}
-        )
-    judged = stats.judge(
-        [stats.compare(e.evidence_a, e.evidence_b) for e in entries],
-        [">"] * len(entries),
-        [stats.delta_for(e.family) for e in entries],
-        level,
-    )
-    ours = pd.DataFrame(rows)
-    return pd.concat([ours.drop(columns=[c for c in judged if c in ours]), judged], axis=1)
 
 
 def gradcam_evidence(
