@@ -22,6 +22,7 @@ RUN_CODE = (
     "models",
     "losses",
     "engine",
+    "evidence.py",
     "experiments",
     "metrics.py",
     "retrieval.py",
