@@ -8,8 +8,8 @@ those classes against its average over all classes (35.61, +63.50%).
 Choices where the paper is silent (stated in chapter 04):
 - The proxy has 51 classes instead of 1000, each on 2-40% of the images, so its rates are far
   higher and denser. An absolute cut-off of 0.002, or one at the paper's fraction of the largest
-  rate (0.002 / 0.03), keeps 50 of the 51 classes of the cpu world: the "co-occurring" classes are
-  then all classes and the comparison compares a number with itself. ``class_share_cutoff`` places
+  rate (0.002 / 0.03), keeps nearly all 51 classes of the cpu world: the "co-occurring" classes
+  are then all classes and the comparison compares a number with itself. ``class_share_cutoff`` places
   the cut-off where the kept pairs cover the paper's share of the classes instead (122 of 1000),
   which on the real data gives back the paper's cut-off.
 - "MAP@all on a set of classes" is the mean over those classes of the class's MAP, where a class's

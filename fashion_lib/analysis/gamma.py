@@ -37,6 +37,7 @@ __all__ = [
     "embed_all_classes",
     "excluded_share",
     "gamma_sweep",
+    "prior_excluded_share",
     "sampled_positive_rate",
     "select_spaces",
     "weighted_bce_optimum",
@@ -116,6 +117,30 @@ def weighted_bce_optimum(pos_rate: Tensor, pos_weight: float) -> Tensor:
     """
     w_pi = pos_weight * pos_rate
     return w_pi / (w_pi + 1 - pos_rate).clamp_min(1e-12)
+
+
+def prior_excluded_share(
+    pos_rate: Tensor,
+    attr_ids: Tensor,
+    classes_per_attribute: Sequence[int],
+    pos_weight: float,
+    gamma: float,
+) -> float:
+    """``excluded_share`` of a head that knows only the class rates (its Eq. 7 optimum p*).
+
+    Args:
+        pos_rate: (A, M_max) positive rate of each class (``sampled_positive_rate``).
+        attr_ids: (n,) attribute of each evaluated row.
+        classes_per_attribute: M_n per attribute.
+        pos_weight: w_p of Eq. 7.
+        gamma: the threshold.
+
+    Returns:
+        The mean over rows of the share of the row's classes with p* <= gamma, in [0, 1].
+    """
+    p_star = weighted_bce_optimum(pos_rate.double(), pos_weight)[attr_ids]  # (n, M_max)
+    mask = all_class_ids(attr_ids, classes_per_attribute) >= 0  # (n, M_max)
+    return excluded_share(torch.logit(p_star), mask, gamma)
 
 
 def sampled_positive_rate(
