@@ -83,8 +83,9 @@ def test_m3net_c_attribute_branch_is_trained_on_a_frozen_backbone():
     targets = TripletTargets(attr, cls, labels)
     with torch.no_grad():
         pooled = model.backbone(images).mean(dim=(2, 3))  # the pooled backbone, untrainable here
-    terms = M3NetLoss(model.prototypes)(model(images, attr, cls.repeat(3)), targets)
-    sum(terms.values()).backward()
+    out = model(images, attr, cls.repeat(3))
+    torch.testing.assert_close(out.attribute_embeddings, pooled)  # identity start, batch order
+    sum(M3NetLoss(model.prototypes)(out, targets).values()).backward()
     grad = model.attribute_maps.weight.grad
     assert grad is not None and grad.abs().sum() > 0  # L_M and the class losses reach x_n
     torch.optim.SGD([p for p in model.parameters() if p.requires_grad], lr=0.1).step()

@@ -171,12 +171,13 @@ class AttributeMaps(nn.Module):
 
     def forward(self, psi: Tensor, attr_ids: Tensor) -> Tensor:
         """(B, c, h, w), (B,) -> (B, c, h, w), each row mapped by its attribute's W_n, b_n."""
-        out = torch.empty_like(psi)
+        order, maps = [], []
         for n in attr_ids.unique().tolist():
             idx = (attr_ids == n).nonzero().squeeze(1)  # (B_n,)
             w = self.weight[n][:, :, None, None]  # (c, c, 1, 1)
-            out[idx] = F.conv2d(psi[idx], w, self.bias[n])
-        return out
+            maps.append(F.conv2d(psi[idx], w, self.bias[n]))  # (B_n, c, h, w)
+            order.append(idx)
+        return torch.cat(maps)[torch.argsort(torch.cat(order))]  # batch order
 
 
 def select_classes(
