@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 import torch
 
+from fashion_lib import stats
 from fashion_lib.analysis import attention_score as score
 from fashion_lib.analysis import cooccurrence as co
 from fashion_lib.analysis import gamma as gm
@@ -125,6 +126,7 @@ def test_excluded_share_on_known_logits() -> None:
     mask = torch.tensor([[True, True, True, False], [True, True, True, True]])
     # row 0: 2 of 3 classes <= 0.8; row 1: 2 of 4 -> mean(2/3, 1/2)
     assert gm.excluded_share(logits, mask, 0.8) == pytest.approx((2 / 3 + 1 / 2) / 2)
+    assert gm.excluded_per_row(logits, mask, 0.8).tolist() == pytest.approx([2 / 3, 1 / 2])
     assert gm.excluded_share(logits, mask, 0.99) == pytest.approx(1.0)
     points = gm.gamma_sweep([0.8, 0.99], max_classes=4, logits=(logits, mask))
     # model rule: the top-1 always stays, so at 0.99 one class per row is kept
@@ -355,3 +357,41 @@ def test_sampled_positive_rate_is_the_prior_eq7_induces_on_the_trained_rows() ->
 
     assert grad_at(rate.double()).abs().max() < 1e-6
     assert grad_at(image_rate).abs().max() > 1e-4
+
+
+def test_gain_gap_values_judge_the_difference_of_two_group_means() -> None:
+    rng = np.random.default_rng(0)
+    keys_c = np.array([f"a|{i}" for i in range(300)])
+    keys_o = np.array([f"b|{i}" for i in range(500)])
+    groups = []
+    for seed in range(3):  # gains of 3 points on C, 1 on O, with a seed shift
+        gain_c = 3.0 + seed * 0.1 + rng.normal(0, 10, 300)
+        gain_o = 1.0 + rng.normal(0, 20, 500)
+        gain_o[7] = np.nan if seed == 1 else gain_o[7]  # undefined in one seed: dropped
+        order = rng.permutation(500)  # seeds may list the queries in any order
+        groups.append(
+            {
+                "cooccurring": PerQuery(keys_c, gain_c),
+                "other": PerQuery(keys_o[order], gain_o[order]),
+            }
+        )
+    a, b = co.gain_gap_values(groups)
+    assert a.shape == b.shape == (3, 799)
+    found = stats.compare_values(a, b)
+    per_seed = [
+        np.nanmean(g["cooccurring"].values)
+        - np.nanmean(np.delete(g["other"].values, np.flatnonzero(g["other"].keys == "b|7")))
+        for g in groups
+    ]
+    assert found.diff == pytest.approx(np.mean(per_seed))
+    assert found.mean_a == pytest.approx(np.mean([g["cooccurring"].values.mean() for g in groups]))
+    # one seed: the query part is the two-sample (Welch) standard error of the difference
+    one = stats.compare_values(a[:1], b[:1])
+    c = groups[0]["cooccurring"].values
+    o = groups[0]["other"].values[groups[0]["other"].keys != "b|7"]
+    welch = np.sqrt(c.var(ddof=1) / len(c) + o.var(ddof=1) / len(o))
+    assert one.se == pytest.approx(welch, rel=0.02)
+    with pytest.raises(ValueError, match="different"):
+        co.gain_gap_values(
+            [groups[0], {**groups[1], "other": PerQuery(keys_o[:-1], np.zeros(499))}]
+        )

@@ -27,6 +27,7 @@ Choices where the paper is silent (stated in chapter 04):
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -48,6 +49,7 @@ __all__ = [
     "cooccurring_pairs",
     "cooccurring_queries",
     "gain_by_cooccurrence",
+    "gain_gap_values",
 ]
 
 #: The paper's findings on DeepFashion (Sec. 4.3.1), transcribed once here for the book to quote.
@@ -302,3 +304,51 @@ def gain_by_cooccurrence(a: PerQuery, b: PerQuery, cooccurring: np.ndarray) -> d
         name: PerQuery(keys_a[mask], gain[mask])
         for name, mask in (("cooccurring", cooccurring), ("other", ~cooccurring))
     }
+
+
+def gain_gap_values(
+    groups: Sequence[Mapping[str, PerQuery]],
+) -> tuple[np.ndarray, np.ndarray]:
+    """(S, Q) values whose paired comparison judges "the gain is larger on co-occurring queries".
+
+    The claim compares two means over disjoint queries, which `fashion_lib.stats` (paired by
+    query) cannot take as they are. Its linearised (delta-method) form can: for seed i, with mean
+    gains g_C on the co-occurring queries C and g_O on the others O, a query q of C gets
+    a = g_C + Q / |C| (gain_q - g_C) and b = g_O, a query of O gets a = g_C and
+    b = g_O + Q / |O| (gain_q - g_O). Then mean_q a = g_C, mean_q b = g_O, and a - b is the
+    influence of query q on g_C - g_O, so the bootstrap of its mean is that of the difference.
+
+    Args:
+        groups: per seed, ``gain_by_cooccurrence``'s {"cooccurring": ..., "other": ...}; the
+            seeds hold the same queries (matched by key). Queries NaN in any seed are dropped.
+
+    Returns:
+        (a, b), each (S, Q), for ``stats.compare_values(a, b)``.
+
+    Raises:
+        ValueError: the seeds hold different queries, or a group has no query left.
+    """
+    parts = {name: [] for name in ("cooccurring", "other")}
+    for seed_groups in groups:
+        for name, found in parts.items():
+            group = seed_groups[name]
+            found.append(dict(zip(np.asarray(group.keys).tolist(), group.values, strict=True)))
+    gains, sizes = [], []
+    for name, per_seed in parts.items():
+        keys = sorted(per_seed[0])
+        if any(sorted(seed) != keys for seed in per_seed):
+            raise ValueError(f"the seeds hold different {name} queries")
+        values = np.array([[seed[k] for k in keys] for seed in per_seed], dtype=float)  # (S, Q_g)
+        values = values[:, ~np.isnan(values).any(axis=0)]
+        if values.shape[1] == 0:
+            raise ValueError(f"no {name} query is defined in every seed")
+        gains.append(values)
+        sizes.append(values.shape[1])
+    total = sum(sizes)
+    sides = []
+    for own, values in enumerate(gains):
+        mean = values.mean(axis=1, keepdims=True)  # (S, 1)
+        influence = mean + total / sizes[own] * (values - mean)  # (S, Q_g)
+        other = np.repeat(mean, sizes[1 - own], axis=1)  # (S, Q_other): the mean, no influence
+        sides.append(np.concatenate([influence, other] if own == 0 else [other, influence], axis=1))
+    return sides[0], sides[1]
