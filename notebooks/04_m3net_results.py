@@ -62,6 +62,7 @@ from fashion_lib.data.samplers import TripletSampler
 from fashion_lib.data.taxonomy import RETRIEVAL_DATASETS
 from fashion_lib.evidence import PerQuery
 from fashion_lib.experiments.backbone_pretrain import world_root
+from fashion_lib.experiments.m3net_eval import query_keys
 from fashion_lib.experiments.m3net_runs import (
     DATASETS,
     ROW_SPECS,
@@ -370,8 +371,8 @@ def per_query_ap(model_name, seed):
     c = encode_rows(row.model, row.spec.family, row.eval_inputs, data.candidates)
     protocol = "attribute" if row.spec.family == "asen" else "multi_granularity"
     result = evaluate_retrieval(q, c, protocol, "multi", k=settings.k)
-    keys = np.array([f"{data.attributes[int(a)]}|{i}" for i, a in enumerate(data.queries.attr)])
-    return PerQuery(keys, 100 * result.per_query["ap_all"]), result.overall["map_all"], data
+    ap = PerQuery(query_keys(data), 100 * result.per_query["ap_all"])
+    return ap, result.overall["map_all"], data
 
 
 cooc_rows, evidence = [], {}
