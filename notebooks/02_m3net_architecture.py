@@ -53,6 +53,7 @@ from fashion_lib.analysis.gamma import excluded_share
 from fashion_lib.data.atelier import draw
 from fashion_lib.data.atelier.labels import DEEPFASHION_PROXY
 from fashion_lib.data.retrieval_data import normalise
+from fashion_lib.losses import weighted_multilabel_bce
 from fashion_lib.models import create_model, list_models
 from fashion_lib.models.m3net import select_classes
 from fashion_lib.profiles import get_profile
@@ -177,10 +178,21 @@ print("the step-by-step CCA equals fashion_lib's CCA")
 # representation: $\{\hat l_n\} = \{C_{m_n} \mid x_{m_n} > \gamma\}$. The paper: "with
 # $\gamma = 0.8$, we can exclude on average 94% of classes for an image".
 #
-# > Our choice where the paper is silent: a row whose classes all fall below $\gamma$ would have no
-# > class space at all, so the most likely class is always kept, and at most `max_classes` classes
-# > (by probability) are kept per row. Rows of different attributes have different $M_n$; the
-# > logits are padded to $M_{max}$ and a mask marks the real classes.
+# > **Our choices and errata.**
+# >
+# > - A row whose classes all fall below $\gamma$ would have no class space at all, so the most
+# >   likely class is always kept. Otherwise every class above $\gamma$ is kept, as the paper
+# >   says. The first version also capped the kept classes at 8 per row: that contradicts the
+# >   paper's own figure, since 6% of DeepFashion's ~200 classes per attribute is about 12 classes,
+# >   more than a cap of 8 keeps. The cap is now off by default (`max_classes=None`); chapter 04
+# >   shows what it changed on trained weights.
+# > - Eq. 7 as printed, $\frac{1}{M_n}\sum_m [-w_p y \log x + (1 - y) \log(1 - x)]$, has the
+# >   wrong sign on its second term: minimising it would push the probability of every class the
+# >   image does *not* carry towards 1. We use the standard weighted binary cross-entropy,
+# >   $-w_p y \log x - (1 - y) \log(1 - x)$, averaged over the $M_n$ classes
+# >   (`fashion_lib.losses.m3net.weighted_multilabel_bce`).
+# > - Rows of different attributes have different $M_n$; the logits are padded to $M_{max}$ and a
+# >   mask marks the real classes.
 
 # %%
 logits, mask = model.heads(x_attr, attr_ids)  # (B, M_max) each
@@ -300,7 +312,7 @@ differences = {
     "asenpp_small": ("ASEN++", "attribute", "global + local branch on an attention crop"),
     "modc_small": ("MODC", "attribute, classes at test", "ASEN++ global branch + online clusters"),
     "m3net_a_small": ("M3-Net_a", "attribute", "SCA-A/CCA-A + multi-label head, no class branch"),
-    "m3net_c_small": ("M3-Net_c", "class", "SCA-C/CCA-C on the raw map + multi-label head"),
+    "m3net_c_small": ("M3-Net_c", "class", "1x1 conv per attribute + head + SCA-C/CCA-C"),
     "m3net_small": ("M3-Net", "attribute + class", "SCA-A/CCA-A, head, SCA-C/CCA-C (Eq. 1-6)"),
 }
 rows = []
@@ -323,13 +335,50 @@ assert set(differences) <= set(list_models("*_small"))
 pd.DataFrame(rows).set_index("model")
 
 # %% [markdown]
+# ### M3-Net_c: an attribute branch without attention
+#
+# The paper's M3-Net_c has "only the class-conditional attention modules". It still needs an
+# attribute representation $x_n$: the head $g_n$ reads it (Eq. 3) to pick the class spaces, and
+# the multi-granularity protocol ranks the candidates outside the shared class spaces by it. The
+# paper does not say what it is.
+#
+# > **Our choice (and an erratum).** The first version took the spatial mean of $\psi$. With the
+# > frozen backbone of the cpu profile nothing between $\psi$ and that mean can learn, so M3-Net_c's
+# > attribute space *was* the pooled backbone, for every attribute alike. M3-Net_c now keeps the
+# > attribute branch and drops only its attention: one $1 \times 1$ convolution per attribute,
+# > $\psi_n = W_n \psi + b_n$ (`fashion_lib.models.m3net.AttributeMaps`), started at the identity;
+# > $x_n$ is the spatial mean of $\psi_n$, and SCA-C attends $\psi_n$ where M3-Net's attends
+# > $\phi_n$. The multi-label loss $L_M$ trains it through the head and the class losses through
+# > the class branch, as they train SCA-A and CCA-A in M3-Net. The cell below checks both on the
+# > batch: at initialisation $x_n$ is the pooled map, and $L_M$ alone sends a gradient into $W_n$.
+
+# %%
+ablation_c = create_model("m3net_c_small", classes_per_attribute=counts)
+out_c = ablation_c(x, attr_ids, class_ids)
+pooled = ablation_c.backbone(x).mean(dim=(2, 3))  # (B, c) the first version's x_n
+print(
+    "x_n at initialisation equals the pooled backbone map:",
+    torch.allclose(out_c.attribute_embeddings, pooled, atol=1e-5),
+)
+targets_c = torch.zeros_like(out_c.multilabel_logits)  # (B, M_max) every positive of the row
+for b, (sample, a) in enumerate(zip(samples, attr_ids.tolist(), strict=True)):
+    targets_c[b, [m for t, m in sample.labels if t == a]] = 1.0
+weighted_multilabel_bce(out_c.multilabel_logits, targets_c, out_c.class_mask, 100.0).backward()
+grad_c = ablation_c.attribute_maps.weight.grad  # (N, c, c)
+print(
+    f"L_M's gradient on the attribute branch: norm {grad_c.norm():.2e} over "
+    f"{grad_c.numel():,} parameters (the first version had none to train)"
+)
+
+# %% [markdown]
 # ## What this chapter produced
 #
 # - the shape of every tensor of one M3-Net forward pass (the table above), with the paper's SCA and
 #   CCA re-computed step by step and checked against the library;
 # - a check that the batched class branch equals a per-pair loop;
 # - the attention maps M3-Net returns, drawn over the images;
-# - the seven models of Tables 2-4 with their parameter counts and differences.
+# - the seven models of Tables 2-4 with their parameter counts and differences, and a check that
+#   M3-Net_c's attribute branch starts at the pooled backbone map and receives $L_M$'s gradient.
 
 # %% [markdown]
 # ## Exercises
@@ -348,8 +397,8 @@ pd.DataFrame(rows).set_index("model")
 # %% tags=["solution", "hide-cell"]
 # Prediction: around half of the classes are excluded at gamma = 0.5, instead of all of them at 0.8.
 # Reasoning: an untrained head's logits scatter around 0, so its probabilities scatter around 0.5,
-# on both sides; gamma = 0.5 cuts that cloud near its middle. The cap of max_classes per row and
-# the top-1 floor still apply, so the kept count is between 1 and max_classes.
+# on both sides; gamma = 0.5 cuts that cloud near its middle. The top-1 floor still applies, so
+# the kept count is between 1 and the row's M_n.
 ex_rows = []
 for ex_gamma in (model.config.gamma, 0.5):
     ex_kept = select_classes(logits.detach(), mask, ex_gamma, model.config.max_classes)

@@ -9,11 +9,15 @@ import pandas as pd
 import pytest
 import torch
 
+from fashion_lib import stats
 from fashion_lib.analysis import attention_score as score
 from fashion_lib.analysis import cooccurrence as co
 from fashion_lib.analysis import gamma as gm
 from fashion_lib.analysis import tables as tb
 from fashion_lib.analysis.ranking import rank_queries
+from fashion_lib.data.samplers import AttributeLabels, TripletSampler
+from fashion_lib.evidence import PerQuery
+from fashion_lib.losses import weighted_multilabel_bce
 from fashion_lib.models import create_model
 from fashion_lib.retrieval import RetrievalSide, evaluate_retrieval
 
@@ -52,11 +56,51 @@ def test_cooccurring_pairs_cutoff_and_scaling() -> None:
         LABELS, cutoff=0.2, groups=np.array([0, 0, 1, 1]), within_attribute=True
     )
     assert within.pairs.tolist() == [[0, 1]] and within.num_candidate_pairs == 2
-    # default cut-off: the paper's 0.002 / 0.03 of the largest rate
-    assert co.scaled_cutoff(0.03) == pytest.approx(0.002)
+    # default cut-off: the kept pairs cover the paper's share of the classes (122 of 1000), so
+    # on dense rates the co-occurring classes are a strict subset, not every class
     auto = co.cooccurring_pairs(LABELS)
-    assert auto.cutoff == pytest.approx(0.6 / 15)
-    assert len(auto.pairs) == 5  # every pair with a non-zero rate (all but (2, 3))
+    assert pytest.approx(0.122) == co.PAPER_CLASS_SHARE
+    assert auto.cutoff == pytest.approx(0.6) and auto.classes.tolist() == [0, 1]
+    assert co.class_share_cutoff(auto.rates, share=0.75) == pytest.approx(0.4)  # 3 of 4 classes
+    assert co.class_share_cutoff(auto.rates, share=1.0) == pytest.approx(0.2)
+    assert co.class_share_cutoff(np.zeros((3, 3))) == 0.0
+
+
+def test_cooccurring_subset_differs_from_all_classes_on_dense_rates() -> None:
+    # 60 images, 12 classes: every class co-occurs with every other on some image (the proxy's
+    # dense rates), and classes 0-2 co-occur far more often. The old cut-off at 1/15 of the
+    # largest rate kept every class; the class-share cut-off keeps the frequent trio.
+    rng = np.random.default_rng(0)
+    labels = rng.random((60, 12)) < 0.25
+    labels[:30, :3] = True
+    labels[np.arange(12), np.arange(12)] = labels[np.arange(12), (np.arange(12) + 1) % 12] = True
+    pairs = co.cooccurring_pairs(labels)
+    old_rule = co.cooccurring_pairs(labels, cutoff=pairs.max_rate / 15)  # 0.002 / 0.03 of max
+    assert len(old_rule.classes) == 12
+    assert 0 < len(pairs.classes) < 12 and set(pairs.classes.tolist()) <= {0, 1, 2}
+    per_class = np.arange(12, dtype=float)  # class MAPs differ, so the two means must differ
+    cmp = co.compare_class_map(per_class, pairs.classes)
+    assert cmp.map_cooccurring != cmp.map_all_classes
+
+
+def test_cooccurring_queries_and_paired_gain() -> None:
+    attr = np.array([0, 0, 1, 1])
+    labels = np.array([[1, 1, 0], [0, 1, 0], [0, 1, 0], [1, 0, 1]])  # M = (2, 3)
+    # global classes: query 0 -> {0, 1}, query 1 -> {1}, query 2 -> {3}, query 3 -> {2, 4}
+    chosen = co.cooccurring_queries(attr, labels, (2, 3), np.array([0, 4]))
+    assert chosen.tolist() == [True, False, False, True]
+    keys = np.array(["a|0", "a|1", "b|2", "b|3"])
+    m3 = PerQuery(keys, np.array([80.0, 50.0, 40.0, np.nan]))
+    base = PerQuery(keys[::-1].copy(), np.array([30.0, 45.0, 50.0, 60.0]))  # other order
+    split = co.gain_by_cooccurrence(m3, base, chosen)
+    assert split["cooccurring"].keys.tolist() == ["a|0", "b|3"]
+    np.testing.assert_array_equal(split["cooccurring"].values, [20.0, np.nan])
+    assert split["other"].keys.tolist() == ["a|1", "b|2"]
+    np.testing.assert_array_equal(split["other"].values, [0.0, -5.0])
+    with pytest.raises(ValueError, match="same query keys"):
+        co.gain_by_cooccurrence(m3, PerQuery(keys[:3], np.zeros(3)), chosen)
+    with pytest.raises(ValueError, match="flags"):
+        co.gain_by_cooccurrence(m3, base, chosen[:3])
 
 
 def test_class_map_and_comparison() -> None:
@@ -82,6 +126,7 @@ def test_excluded_share_on_known_logits() -> None:
     mask = torch.tensor([[True, True, True, False], [True, True, True, True]])
     # row 0: 2 of 3 classes <= 0.8; row 1: 2 of 4 -> mean(2/3, 1/2)
     assert gm.excluded_share(logits, mask, 0.8) == pytest.approx((2 / 3 + 1 / 2) / 2)
+    assert gm.excluded_per_row(logits, mask, 0.8).tolist() == pytest.approx([2 / 3, 1 / 2])
     assert gm.excluded_share(logits, mask, 0.99) == pytest.approx(1.0)
     points = gm.gamma_sweep([0.8, 0.99], max_classes=4, logits=(logits, mask))
     # model rule: the top-1 always stays, so at 0.99 one class per row is kept
@@ -268,3 +313,85 @@ def test_weighted_bce_optimum_minimises_the_loss() -> None:
         loss = -weight * rates * torch.log(p) - (1 - rates) * torch.log(1 - p)
         torch.testing.assert_close(best, p[loss.argmin(dim=0), 0], atol=1e-4, rtol=0)
     torch.testing.assert_close(gm.weighted_bce_optimum(rates, 1.0), rates)
+
+
+def test_sampled_positive_rate_is_the_prior_eq7_induces_on_the_trained_rows() -> None:
+    # 40 images, 2 attributes: attribute 0 multi-label over 4 classes, attribute 1 single-label
+    # with a frequent value (0 on 30 images, 1 and 2 on 5 each)
+    rng = np.random.default_rng(1)
+    rows = [(i, 0, v) for i in range(40) for v in range(4) if rng.random() < 0.3 or v == i % 4]
+    rows += [(i, 1, 0 if i < 30 else 1 + i % 2) for i in range(40)]
+    labels = AttributeLabels.from_rows(rows, (4, 3))
+    multihot = torch.zeros(40, 2, 4, dtype=torch.bool)
+    for i, a, v in rows:
+        multihot[i, a, v] = True
+    sampler = TripletSampler(labels, num_triplets=50, seed=3, style="m3net")
+    rate = gm.sampled_positive_rate(sampler, multihot, epochs=2, batch_triplets=16)
+    # brute force: every row of the 3 x 48 triplets used per epoch (the last 2 make no batch)
+    total, count = torch.zeros(2, 4, dtype=torch.float64), torch.zeros(2, dtype=torch.float64)
+    for epoch in range(2):
+        ep = sampler.epoch(epoch)
+        for t in range(48):
+            for image in (ep.anchor[t], ep.positive[t], ep.negative[t]):
+                total[ep.attribute[t]] += multihot[image, ep.attribute[t]].double()
+                count[ep.attribute[t]] += 1
+    torch.testing.assert_close(rate.double(), total / count[:, None], rtol=0, atol=1e-6)
+    # values are drawn uniformly and carried by 2 of 3 rows: the frequent value, on 75% of the
+    # images, is on (2/3 + 2/3 x 30/35) / 3 = 41% of the rows in expectation
+    assert float(rate[1, :3].sum()) == pytest.approx(1.0)  # one value per row
+    image_rate = multihot.double().mean(dim=0)  # (2, 4) over all training images
+    assert float(image_rate[1, 0]) == 0.75 and 0.3 < float(rate[1, 0]) < 0.55
+    # Eq. 7 with one constant logit per class, on exactly these rows, is minimised at the
+    # optimum of the sampled rate (zero gradient) and not at the all-images rate
+    ep_rows = [sampler.epoch(e) for e in range(2)]
+    image = torch.cat(
+        [torch.from_numpy(x[:48]) for ep in ep_rows for x in (ep.anchor, ep.positive, ep.negative)]
+    )
+    attr = torch.cat([torch.from_numpy(ep.attribute[:48]).repeat(3) for ep in ep_rows])
+    valid = torch.tensor([[True] * 4, [True] * 3 + [False]])  # (A, M_max) real classes
+
+    def grad_at(prior: torch.Tensor) -> torch.Tensor:
+        logit = torch.logit(gm.weighted_bce_optimum(prior, 100.0)).requires_grad_(True)
+        weighted_multilabel_bce(logit[attr], multihot[image, attr], valid[attr], 100.0).backward()
+        return logit.grad[valid]
+
+    assert grad_at(rate.double()).abs().max() < 1e-6
+    assert grad_at(image_rate).abs().max() > 1e-4
+
+
+def test_gain_gap_values_judge_the_difference_of_two_group_means() -> None:
+    rng = np.random.default_rng(0)
+    keys_c = np.array([f"a|{i}" for i in range(300)])
+    keys_o = np.array([f"b|{i}" for i in range(500)])
+    groups = []
+    for seed in range(3):  # gains of 3 points on C, 1 on O, with a seed shift
+        gain_c = 3.0 + seed * 0.1 + rng.normal(0, 10, 300)
+        gain_o = 1.0 + rng.normal(0, 20, 500)
+        gain_o[7] = np.nan if seed == 1 else gain_o[7]  # undefined in one seed: dropped
+        order = rng.permutation(500)  # seeds may list the queries in any order
+        groups.append(
+            {
+                "cooccurring": PerQuery(keys_c, gain_c),
+                "other": PerQuery(keys_o[order], gain_o[order]),
+            }
+        )
+    a, b = co.gain_gap_values(groups)
+    assert a.shape == b.shape == (3, 799)
+    found = stats.compare_values(a, b)
+    per_seed = [
+        np.nanmean(g["cooccurring"].values)
+        - np.nanmean(np.delete(g["other"].values, np.flatnonzero(g["other"].keys == "b|7")))
+        for g in groups
+    ]
+    assert found.diff == pytest.approx(np.mean(per_seed))
+    assert found.mean_a == pytest.approx(np.mean([g["cooccurring"].values.mean() for g in groups]))
+    # one seed: the query part is the two-sample (Welch) standard error of the difference
+    one = stats.compare_values(a[:1], b[:1])
+    c = groups[0]["cooccurring"].values
+    o = groups[0]["other"].values[groups[0]["other"].keys != "b|7"]
+    welch = np.sqrt(c.var(ddof=1) / len(c) + o.var(ddof=1) / len(o))
+    assert one.se == pytest.approx(welch, rel=0.02)
+    with pytest.raises(ValueError, match="different"):
+        co.gain_gap_values(
+            [groups[0], {**groups[1], "other": PerQuery(keys_o[:-1], np.zeros(499))}]
+        )

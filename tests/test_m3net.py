@@ -69,9 +69,31 @@ def test_ablation_switches():
     assert not hasattr(c_model, "sca_a") and hasattr(c_model, "sca_c")
     out = c_model(images, attr, cls)
     assert out.attribute_attention is None and out.class_attention is not None
+    # its attribute branch starts at the identity: x_n starts as the pooled backbone map
     torch.testing.assert_close(out.attribute_embeddings, c_model.backbone(images).mean(dim=(2, 3)))
     with pytest.raises(ConfigError):
         M3NetConfig(classes_per_attribute=CLASSES, attribute_attention=False, class_attention=False)
+
+
+def test_m3net_c_attribute_branch_is_trained_on_a_frozen_backbone():
+    model = small(attribute_attention=False).train()
+    model.backbone.requires_grad_(False)  # the cpu profile's frozen backbone
+    images, attr, cls = torch.randn(6, 3, 32, 32), torch.tensor([0, 1] * 3), torch.tensor([2, 1])
+    labels = F.one_hot(torch.tensor([2, 1, 2, 1, 0, 3]), 4).float()
+    targets = TripletTargets(attr, cls, labels)
+    with torch.no_grad():
+        pooled = model.backbone(images).mean(dim=(2, 3))  # the pooled backbone, untrainable here
+    out = model(images, attr, cls.repeat(3))
+    torch.testing.assert_close(out.attribute_embeddings, pooled)  # identity start, batch order
+    sum(M3NetLoss(model.prototypes)(out, targets).values()).backward()
+    grad = model.attribute_maps.weight.grad
+    assert grad is not None and grad.abs().sum() > 0  # L_M and the class losses reach x_n
+    torch.optim.SGD([p for p in model.parameters() if p.requires_grad], lr=0.1).step()
+    with torch.no_grad():
+        after = model(images, attr, cls.repeat(3)).attribute_embeddings
+        same_image = model.encode_attribute(images[:1].repeat(2, 1, 1, 1), torch.tensor([0, 1]))
+    assert (after - pooled).abs().max() > 1e-3  # no longer the pooled backbone
+    assert (same_image[0] - same_image[1]).abs().max() > 1e-4  # attribute-specific
 
 
 def test_predict_classes_threshold_top1_and_cap():
@@ -80,6 +102,10 @@ def test_predict_classes_threshold_top1_and_cap():
     mask = torch.tensor([[True, True, True, False], [True, True, True, True]])
     got = model.predict_classes(logits, mask)
     assert got.tolist() == [[2, 0], [1, -1]]  # capped at 2; none above gamma -> top-1 only
+    # the default is the paper's rule: every class above gamma, no cap
+    assert small().config.max_classes is None
+    uncapped = small(gamma=0.8).predict_classes(logits, mask)
+    assert uncapped.tolist() == [[2, 0, 1, -1], [1, -1, -1, -1]]
 
 
 def test_prototypes_live_in_the_model_state():

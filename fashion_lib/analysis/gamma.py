@@ -8,7 +8,11 @@ every (row, class) pair once and ``select_spaces`` keeps, for each gamma, the pa
 rule (``fashion_lib.models.m3net.select_classes``) would have opened.
 
 Two shares are reported per gamma: the paper's (classes with p <= gamma, per image, averaged) and
-the model's (after its top-1 floor and its ``max_classes`` cap), which is what retrieval uses.
+the model's (after its top-1 floor and its optional ``max_classes`` cap), which retrieval uses.
+
+A third curve is the head that knows nothing but the class rates (``weighted_bce_optimum``). The
+rates are those of the rows Eq. 7 is trained on (``sampled_positive_rate``), not of the training
+images: every triplet brings two images with its drawn value and one without.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from dataclasses import dataclass, replace
 import torch
 from torch import Tensor, nn
 
+from fashion_lib.data.samplers import TripletSampler
 from fashion_lib.models.m3net import select_classes
 from fashion_lib.retrieval import ClassSpaces, RetrievalSide, evaluate_retrieval
 
@@ -30,8 +35,11 @@ __all__ = [
     "all_class_ids",
     "as_table",
     "embed_all_classes",
+    "excluded_per_row",
     "excluded_share",
     "gamma_sweep",
+    "prior_excluded_share",
+    "sampled_positive_rate",
     "select_spaces",
     "weighted_bce_optimum",
 ]
@@ -65,7 +73,7 @@ class GammaPoint:
     Attributes:
         gamma: the threshold.
         excluded_threshold: mean share of an image's classes with p <= gamma (the paper's figure).
-        excluded_model: the same share after the model's top-1 floor and max_classes cap.
+        excluded_model: the same share after the model's top-1 floor (and its max_classes cap).
         classes_kept: mean number of class spaces opened per row.
         metrics: overall "map_all", "map_k", "recall_k" (percent), empty if not evaluated.
     """
@@ -77,8 +85,8 @@ class GammaPoint:
     metrics: dict[str, float]
 
 
-def excluded_share(logits: Tensor, mask: Tensor, gamma: float) -> float:
-    """Mean over rows of the share of the row's classes whose probability is <= gamma.
+def excluded_per_row(logits: Tensor, mask: Tensor, gamma: float) -> Tensor:
+    """Share of each row's classes whose probability is <= gamma.
 
     Args:
         logits: (B, M_max) multi-label logits.
@@ -86,11 +94,15 @@ def excluded_share(logits: Tensor, mask: Tensor, gamma: float) -> float:
         gamma: the threshold.
 
     Returns:
-        A fraction in [0, 1].
+        (B,) fractions in [0, 1].
     """
     probs = torch.sigmoid(logits.float())  # (B, M_max)
-    excluded = ((probs <= gamma) & mask).sum(dim=1) / mask.sum(dim=1).clamp_min(1)  # (B,)
-    return float(excluded.mean())
+    return ((probs <= gamma) & mask).sum(dim=1) / mask.sum(dim=1).clamp_min(1)
+
+
+def excluded_share(logits: Tensor, mask: Tensor, gamma: float) -> float:
+    """Mean over rows of ``excluded_per_row``: the paper's "exclude on average 94% of classes"."""
+    return float(excluded_per_row(logits, mask, gamma).mean())
 
 
 def weighted_bce_optimum(pos_rate: Tensor, pos_weight: float) -> Tensor:
@@ -110,6 +122,66 @@ def weighted_bce_optimum(pos_rate: Tensor, pos_weight: float) -> Tensor:
     """
     w_pi = pos_weight * pos_rate
     return w_pi / (w_pi + 1 - pos_rate).clamp_min(1e-12)
+
+
+def prior_excluded_share(
+    pos_rate: Tensor,
+    attr_ids: Tensor,
+    classes_per_attribute: Sequence[int],
+    pos_weight: float,
+    gamma: float,
+) -> float:
+    """``excluded_share`` of a head that knows only the class rates (its Eq. 7 optimum p*).
+
+    Args:
+        pos_rate: (A, M_max) positive rate of each class (``sampled_positive_rate``).
+        attr_ids: (n,) attribute of each evaluated row.
+        classes_per_attribute: M_n per attribute.
+        pos_weight: w_p of Eq. 7.
+        gamma: the threshold.
+
+    Returns:
+        The mean over rows of the share of the row's classes with p* <= gamma, in [0, 1].
+    """
+    p_star = weighted_bce_optimum(pos_rate.double(), pos_weight)[attr_ids]  # (n, M_max)
+    mask = all_class_ids(attr_ids, classes_per_attribute) >= 0  # (n, M_max)
+    return excluded_share(torch.logit(p_star), mask, gamma)
+
+
+def sampled_positive_rate(
+    sampler: TripletSampler, multihot: Tensor, epochs: int, batch_triplets: int
+) -> Tensor:
+    """Positive rate of each class over the rows the multi-label head is trained on.
+
+    Eq. 7 acts on every row of a triplet batch, [anchors; positives; negatives], with the multi-hot
+    labels of the row's attribute (``experiments.m3net_training.TripletBatches``). The drawn value
+    is on 2 of every 3 rows, so the head sees it far more often than its share of the images. A
+    head that knew only these rates minimises Eq. 7 on the run's rows exactly at
+    ``weighted_bce_optimum(rate, w_p)``.
+
+    Args:
+        sampler: the run's triplet sampler (its labels, seed and style).
+        multihot: (N_train, A, M_max) training labels of every image and attribute.
+        epochs: epochs trained (epoch e draws ``sampler.epoch(e)``).
+        batch_triplets: triplets per step; an epoch trains on its first
+            ``len(sampler) // batch_triplets`` full batches.
+
+    Returns:
+        (A, M_max) float rates: per attribute, the mean label over that attribute's rows (0 for an
+        attribute without rows).
+    """
+    used = len(sampler) // batch_triplets * batch_triplets
+    n_attr, n_classes = multihot.shape[1:]
+    total = torch.zeros(n_attr, n_classes, dtype=torch.float64)
+    rows = torch.zeros(n_attr, dtype=torch.float64)
+    for epoch in range(epochs):
+        ep = sampler.epoch(epoch)
+        parts = (ep.anchor, ep.positive, ep.negative)
+        image = torch.cat([torch.from_numpy(x[:used]) for x in parts])  # (3 used,)
+        attr = torch.from_numpy(ep.attribute[:used]).repeat(3)  # (3 used,)
+        total.index_add_(0, attr, multihot[image, attr].double())
+        rows += torch.bincount(attr, minlength=n_attr).double()
+    return (total / rows.clamp_min(1)[:, None]).float()
 
 
 def all_class_ids(attr_ids: Tensor, classes_per_attribute: Sequence[int]) -> Tensor:
@@ -156,7 +228,7 @@ def embed_all_classes(
     )
 
 
-def select_spaces(side: AllClassEmbedding, gamma: float, max_classes: int) -> ClassSpaces:
+def select_spaces(side: AllClassEmbedding, gamma: float, max_classes: int | None) -> ClassSpaces:
     """The pairs M3-Net opens at ``gamma``: its ``select_classes`` rule applied to the logits."""
     chosen = select_classes(side.logits, side.mask, gamma, max_classes)  # (n, K), -1 = none
     image = torch.as_tensor(side.spaces.image).long()
@@ -167,7 +239,7 @@ def select_spaces(side: AllClassEmbedding, gamma: float, max_classes: int) -> Cl
 
 def gamma_sweep(
     gammas: Sequence[float],
-    max_classes: int,
+    max_classes: int | None,
     queries: tuple[RetrievalSide, AllClassEmbedding] | None = None,
     candidates: tuple[RetrievalSide, AllClassEmbedding] | None = None,
     relevance: str = "multi",
@@ -178,7 +250,7 @@ def gamma_sweep(
 
     Args:
         gammas: thresholds to try.
-        max_classes: the model's cap on class spaces per row.
+        max_classes: the model's cap on class spaces per row (None: no cap, the paper's rule).
         queries: the query side (labels and values) with its ``embed_all_classes`` result; with
             ``candidates`` it enables the retrieval metrics. The exclusion shares are measured on
             the logits of both sides, every evaluated (image, attribute) row once.
@@ -220,7 +292,7 @@ def gamma_sweep(
 
 
 def _with_spaces(
-    side: tuple[RetrievalSide, AllClassEmbedding], gamma: float, max_classes: int
+    side: tuple[RetrievalSide, AllClassEmbedding], gamma: float, max_classes: int | None
 ) -> RetrievalSide:
     """The side with its attribute embeddings and the class spaces opened at ``gamma``."""
     base, emb = side

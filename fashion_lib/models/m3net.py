@@ -14,14 +14,21 @@ Flow for a batch of (image, attribute) pairs and a set of (image, class) pairs:
 SCA-C and CCA-C are attribute-specific (one module per attribute, shared by its classes), so the
 class branch loops over the attributes present in the batch (at most N), never over classes. The
 pairs come from ``class_ids`` (training: the anchor's class for the three images of a triplet) or,
-when it is None, from the head: every class with probability > gamma, plus the most likely class so
-no image is left without a class space, capped at ``max_classes`` by probability.
+when it is None, from the head: every class with probability > gamma (the paper's rule), plus the
+most likely class so no image is left without a class space; ``max_classes`` (default None, no cap)
+optionally caps them by probability.
 
-Ablations (Sec. 4.2) are switches of the same model:
+Ablations (Sec. 4.2: "only the attribute-conditional attention modules", "only the
+class-conditional attention modules") are switches of the same model:
 - M3-Net_a (``class_attention=False``): no SCA-C/CCA-C; a pair's class representation is the image's
   attribute representation, so the class-level losses act on the attribute space.
-- M3-Net_c (``attribute_attention=False``): no SCA-A/CCA-A; the attribute representation is the
-  spatial mean of psi, SCA-C reads psi and CCA-C reads q1(phi_mn) directly.
+- M3-Net_c (``attribute_attention=False``): no SCA-A/CCA-A. The paper leaves the attribute
+  representation it still needs (Eq. 3's input, the attribute space of retrieval) unspecified. Ours
+  is the attribute branch without attention: one 1 x 1 convolution per attribute on psi
+  (``AttributeMaps``, started at the identity), whose spatial mean is x_n; SCA-C reads that map
+  and CCA-C reads q1(phi_mn). L_M trains it through the head, the class losses through the class
+  branch, as they train SCA-A/CCA-A in M3-Net. (Taking the mean of psi itself left x_n untrained
+  with a frozen backbone: the attribute space was the pooled backbone.)
 """
 
 from __future__ import annotations
@@ -38,7 +45,7 @@ from fashion_lib.models.attention import CCA, SCA
 from fashion_lib.models.backbones import create_cnn_backbone
 from fashion_lib.models.modc import ClassPrototypes
 
-__all__ = ["M3Net", "M3NetConfig", "M3NetOutput", "select_classes"]
+__all__ = ["AttributeMaps", "M3Net", "M3NetConfig", "M3NetOutput", "select_classes"]
 
 
 @dataclass(frozen=True)
@@ -55,7 +62,8 @@ class M3NetConfig:
         head_hidden: hidden width of each attribute's multi-label MLP g_n.
         embed_dim: size of the representations; None keeps c (1024 for resnet50_c4, as the paper).
         gamma: probability threshold of the high-likelihood classes (paper: 0.8).
-        max_classes: at most this many predicted classes per image at inference.
+        max_classes: at most this many predicted classes per image at inference; None (default)
+            keeps every class above gamma, as the paper.
         prototype_momentum: mu of the class prototypes used by the prototypical triplet loss.
         attribute_attention: use SCA-A/CCA-A (False = M3-Net_c).
         class_attention: use SCA-C/CCA-C (False = M3-Net_a).
@@ -70,7 +78,7 @@ class M3NetConfig:
     head_hidden: int = 512
     embed_dim: int | None = None
     gamma: float = 0.8
-    max_classes: int = 8
+    max_classes: int | None = None
     prototype_momentum: float = 0.1
     attribute_attention: bool = True
     class_attention: bool = True
@@ -82,9 +90,9 @@ class M3NetConfig:
             )
         if not (self.attribute_attention or self.class_attention):
             raise ConfigError("M3-Net needs attribute_attention or class_attention (or both)")
-        if not 0.0 <= self.gamma < 1.0 or self.max_classes < 1:
+        if not 0.0 <= self.gamma < 1.0 or (self.max_classes is not None and self.max_classes < 1):
             raise ConfigError(
-                f"need 0 <= gamma < 1 and max_classes >= 1: {self.gamma}, {self.max_classes}"
+                f"need 0 <= gamma < 1 and max_classes None or >= 1: {self.gamma}, {self.max_classes}"
             )
 
 
@@ -145,7 +153,36 @@ class MultiLabelHeads(nn.Module):
         return logits, mask
 
 
-def select_classes(logits: Tensor, mask: Tensor, gamma: float, max_classes: int) -> Tensor:
+class AttributeMaps(nn.Module):
+    """M3-Net_c's attribute branch without attention: one 1 x 1 convolution per attribute.
+
+    psi_n = W_n psi + b_n at every position, W_n started at the identity and b_n at zero, so an
+    untrained M3-Net_c starts from the backbone map and learns what each attribute needs.
+
+    Args:
+        channels: c, the channels of psi.
+        num_attributes: N.
+    """
+
+    def __init__(self, channels: int, num_attributes: int) -> None:
+        super().__init__()
+        self.weight = nn.Parameter(torch.eye(channels).repeat(num_attributes, 1, 1))  # (N, c, c)
+        self.bias = nn.Parameter(torch.zeros(num_attributes, channels))  # (N, c)
+
+    def forward(self, psi: Tensor, attr_ids: Tensor) -> Tensor:
+        """(B, c, h, w), (B,) -> (B, c, h, w), each row mapped by its attribute's W_n, b_n."""
+        order, maps = [], []
+        for n in attr_ids.unique().tolist():
+            idx = (attr_ids == n).nonzero().squeeze(1)  # (B_n,)
+            w = self.weight[n][:, :, None, None]  # (c, c, 1, 1)
+            maps.append(F.conv2d(psi[idx], w, self.bias[n]))  # (B_n, c, h, w)
+            order.append(idx)
+        return torch.cat(maps)[torch.argsort(torch.cat(order))]  # batch order
+
+
+def select_classes(
+    logits: Tensor, mask: Tensor, gamma: float, max_classes: int | None = None
+) -> Tensor:
     """High-likelihood classes: p > gamma plus the top-1, at most ``max_classes`` per row.
 
     A free function so that the gamma sensitivity study can sweep gamma over cached logits.
@@ -154,13 +191,14 @@ def select_classes(logits: Tensor, mask: Tensor, gamma: float, max_classes: int)
         logits: (B, M_max) multi-label logits.
         mask: (B, M_max) valid classes of each row's attribute.
         gamma: probability threshold.
-        max_classes: cap per row.
+        max_classes: cap per row; None keeps every class above gamma (the paper's rule).
 
     Returns:
         (B, K) class indices sorted by probability, -1 where a row has fewer than K classes.
     """
     probs = torch.sigmoid(logits).masked_fill(~mask, -1.0)  # (B, M_max)
-    top_p, top_c = probs.topk(min(max_classes, probs.shape[1]), dim=1)  # (B, K)
+    k = probs.shape[1] if max_classes is None else min(max_classes, probs.shape[1])
+    top_p, top_c = probs.topk(k, dim=1)  # (B, K)
     keep = top_p > gamma
     keep[:, 0] = True  # the most likely class always opens a class space
     return torch.where(keep, top_c, torch.full_like(top_c, -1))
@@ -184,6 +222,8 @@ class M3Net(nn.Module):
         if cfg.attribute_attention:
             self.sca_a = SCA(c, cfg.attention_dim, n_attr, cfg.label_dim)
             self.cca_a = CCA(c, cfg.attention_dim, n_attr, cfg.label_dim)
+        else:
+            self.attribute_maps = AttributeMaps(c, n_attr)
         if cfg.class_attention:
             self.sca_c = nn.ModuleList(
                 SCA(c, cfg.attention_dim, m, cfg.label_dim) for m in cfg.classes_per_attribute
@@ -218,9 +258,9 @@ class M3Net(nn.Module):
             sca = self.sca_a(psi, attr_ids)
             attr_map, attr_attention = sca.attended, sca.attention  # (B, c, h, w), (B, h, w)
             attr_vec = self.cca_a(attr_map, attr_ids).attended  # (B, c)
-        else:
-            attr_map, attr_attention = psi, None
-            attr_vec = psi.mean(dim=(2, 3))  # (B, c)
+        else:  # M3-Net_c: the attribute branch without attention
+            attr_map, attr_attention = self.attribute_maps(psi, attr_ids), None  # (B, c, h, w)
+            attr_vec = attr_map.mean(dim=(2, 3))  # (B, c)
         logits, mask = self.heads(attr_vec, attr_ids)  # (B, M_max) x2
         if class_ids is None:
             class_ids = self.predict_classes(logits.detach(), mask)  # (B, K)
