@@ -1,4 +1,4 @@
-"""The papers' reported numbers beside ours: seed statistics, differences and claim verdicts.
+"""The papers' reported numbers beside ours: seed statistics and differences.
 
 Generic over papers and tables (M3-Net Tables 2-4 now, FashionSAP's later):
 
@@ -8,20 +8,14 @@ Generic over papers and tables (M3-Net Tables 2-4 now, FashionSAP's later):
   `value` per group of `by` columns.
 - `beside_paper(ours, paper, mapping)` puts our mean +/- std next to the paper's number and their
   difference (ours - paper), one row per (model, metric).
-- `verdict(a, b)` judges an ordering claim "A > B" from the per-seed values of A and B.
 
-Verdict rule (stated in the book): with mean m and spread [min, max] over seeds,
-  "held"          if m_A > m_B and the spreads do not overlap (min_A > max_B),
-  "not held"      if the spreads do not overlap the other way (max_A < min_B),
-  "inconclusive"  if the spreads overlap or touch (including ties), since then the order of the
-                  means could flip with another seed.
-With one seed per side the spread is the value itself, so the rule reduces to a strict comparison.
+Claims are judged elsewhere: from per-query evidence paired across models and seeds
+(`fashion_lib.stats`, `fashion_lib.judging`), never from these per-seed summaries.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -30,19 +24,11 @@ from fashion_lib.errors import ConfigError
 from fashion_lib.paths import PAPER_TABLES_DIR
 
 __all__ = [
-    "HELD",
-    "INCONCLUSIVE",
-    "NOT_HELD",
-    "ClaimVerdict",
     "beside_paper",
-    "claim_table",
     "paper_table",
     "paper_tables",
     "seed_summary",
-    "verdict",
 ]
-
-HELD, NOT_HELD, INCONCLUSIVE = "held", "not held", "inconclusive"
 
 
 def paper_tables() -> list[str]:
@@ -119,70 +105,4 @@ def beside_paper(
                     "difference": s["mean"] - float(reported),
                 }
             )
-    return pd.DataFrame(rows)
-
-
-@dataclass(frozen=True)
-class ClaimVerdict:
-    """The verdict on "A > B" with the evidence."""
-
-    claim: str
-    verdict: str
-    mean_a: float
-    mean_b: float
-    spread_a: tuple[float, float]
-    spread_b: tuple[float, float]
-    seeds: tuple[int, int]
-
-
-def verdict(a: Sequence[float], b: Sequence[float]) -> str:
-    """Judge "A > B" from per-seed values (rule in the module docstring).
-
-    Raises:
-        ValueError: a side has no values or a value is not finite.
-    """
-    va, vb = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
-    if va.size == 0 or vb.size == 0 or not (np.isfinite(va).all() and np.isfinite(vb).all()):
-        raise ValueError("verdict needs at least one finite value per side")
-    if va.min() > vb.max():
-        return HELD
-    if va.max() < vb.min():
-        return NOT_HELD
-    return INCONCLUSIVE
-
-
-def claim_table(
-    df: pd.DataFrame,
-    claims: Sequence[tuple[str, str]],
-    value: str,
-    model_col: str = "model",
-) -> pd.DataFrame:
-    """Verdicts of several "A > B" claims on one metric of long-format per-seed results.
-
-    Args:
-        df: rows of one metric context (e.g. one dataset, relevance and attribute), one per seed.
-        claims: (A, B) model pairs, each read as "A > B".
-        value: the metric column.
-        model_col: the model column.
-
-    Returns:
-        One row per claim: claim, verdict, mean_a, mean_b, spread_a, spread_b, seeds.
-    """
-    rows = []
-    for a, b in claims:
-        va = df.loc[df[model_col] == a, value].to_numpy(float)
-        vb = df.loc[df[model_col] == b, value].to_numpy(float)
-        if va.size == 0 or vb.size == 0:
-            raise ConfigError(f"no results for {a if va.size == 0 else b!r} in column {model_col}")
-        rows.append(
-            ClaimVerdict(
-                claim=f"{a} > {b}",
-                verdict=verdict(va, vb),
-                mean_a=float(va.mean()),
-                mean_b=float(vb.mean()),
-                spread_a=(float(va.min()), float(va.max())),
-                spread_b=(float(vb.min()), float(vb.max())),
-                seeds=(va.size, vb.size),
-            ).__dict__
-        )
     return pd.DataFrame(rows)

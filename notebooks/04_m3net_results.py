@@ -30,8 +30,8 @@
 #
 # - read our Tables 2-4 beside the printed ones, as mean ± std over seeds, and say which
 #   differences the proxy world can and cannot speak to;
-# - state the rule behind each verdict on the paper's claims (held, not held, inconclusive) and
-#   apply it to a pair of rows;
+# - state the rule behind each verdict on the paper's claims (an interval of the paired per-query
+#   difference against δ) and apply it to a pair of rows;
 # - explain why multi-label relevance raises MAP on DeepFashion, and check whether the ordering of
 #   the rows survives the change;
 # - explain how the threshold gamma and the positive weight w_p together decide how many class
@@ -56,11 +56,13 @@ from fashion_lib import stats, viz
 from fashion_lib.analysis import cooccurrence as co
 from fashion_lib.analysis import gamma as gm
 from fashion_lib.analysis import tables as tb
+from fashion_lib.claims import publish_claims
 from fashion_lib.data.formats.deepfashion import read_deepfashion, within_type
 from fashion_lib.data.retrieval_data import normalise
 from fashion_lib.data.samplers import TripletSampler
 from fashion_lib.data.taxonomy import RETRIEVAL_DATASETS
 from fashion_lib.evidence import PerQuery
+from fashion_lib.experiments import m3net_claims
 from fashion_lib.experiments.backbone_pretrain import world_root
 from fashion_lib.experiments.m3net_eval import query_keys
 from fashion_lib.experiments.m3net_runs import (
@@ -73,7 +75,7 @@ from fashion_lib.experiments.m3net_runs import (
     run_settings,
     run_table,
 )
-from fashion_lib.results import claim_table, paper_table
+from fashion_lib.results import paper_table
 from fashion_lib.retrieval import RetrievalSide, evaluate_retrieval
 
 torch.set_num_threads(min(2, torch.get_num_threads()))
@@ -113,10 +115,10 @@ print(
 # >   it shares *any* positive class of the attribute with the query. ASEN++ evaluated DeepFashion
 # >   with single-value relevance (the query's one listed value); we report both.
 # > - **Spread and verdicts.** Each row is trained with every seed of the profile; tables show
-# >   mean ± standard deviation. A claim "A > B" is *held* when every seed of A beats every seed of
-# >   B (the seed ranges do not overlap), *not held* when the reverse is true, and *inconclusive*
-# >   otherwise (`fashion_lib.results.verdict`). With one seed (the smoke profile) the rule reduces
-# >   to a plain comparison, and the smoke profile's numbers mean nothing beyond "the pipe runs".
+# >   mean ± standard deviation over seeds. A claim is judged on per-query evidence paired across
+# >   rows and seeds ({ref}`verdict-rule`): *held*, *reversed*, *no difference > δ* or
+# >   *inconclusive*, from the 95% interval of the difference. The smoke profile has one seed and a
+# >   few steps: its verdicts mean nothing beyond "the pipe runs".
 
 # %%
 tables = {ds: run_table(ds, profile) for ds in DATASETS}
@@ -172,60 +174,20 @@ for dataset in DATASETS:
 # - on multi-label data, M3-Net > M3-Net_c > M3-Net_a ("complementary granularities");
 # - on FashionAI, M3-Net beats both ablations; on DARN, M3-Net is "comparable" to M3-Net_c.
 #
-# > "Comparable" has no rule in the paper; we call it held when neither "A > B" nor "B > A" is
-# > held, i.e. the seed ranges overlap.
+# Each claim is judged on the per-query evidence of every seed, paired across the two rows (the
+# same test query of both models), with the book's rule ({ref}`verdict-rule`): the mean difference
+# A - B, its 95% interval from a hierarchical bootstrap over seeds and queries, and a verdict
+# against δ, with Holm's correction across the claims of this section.
+#
+# > "Comparable" has no rule in the paper; we read it as equivalence: *held* when the interval of
+# > M3-Net - M3-Net_c lies inside ±δ, never because two seed ranges overlap.
 
 # %%
-CLAIMS = [("M3-Net", b) for b in ("MODC", "ASEN++", "ASENv2", "ASEN")]
-ABLATIONS = {
-    "DeepFashion": [("M3-Net", "M3-Net_c"), ("M3-Net_c", "M3-Net_a")],
-    "FashionAI": [("M3-Net", "M3-Net_a"), ("M3-Net", "M3-Net_c")],
-    "DARN": [("M3-Net_c", "M3-Net_a")],
-}
-verdicts = []
-for dataset, data in tables.items():
-    overall = data[
-        (data["attribute"] == "overall") & (data["relevance"] == primary_relevance(dataset))
-    ]
-    paper = paper_table(PAPER[dataset])
-    for metric, column in tb.OVERALL.items():
-        claims = CLAIMS + ABLATIONS[dataset] if metric == "map_all" else CLAIMS[:1]
-        judged = claim_table(overall, claims, metric)
-        judged.insert(0, "metric", column)
-        judged.insert(0, "dataset", dataset)
-        judged["paper: A"] = [paper.loc[a, column] for a, _ in claims]
-        judged["paper: B"] = [paper.loc[b, column] for _, b in claims]
-        judged["paper: A > B"] = judged["paper: A"] > judged["paper: B"]
-        verdicts.append(judged)
-    if dataset == "DARN":  # "comparable": neither order held
-        pairs_ = [("M3-Net", "M3-Net_c"), ("M3-Net_c", "M3-Net")]
-        both_ways = claim_table(overall, pairs_, "map_all")
-        column = "MAP@all overall"
-        row = both_ways.iloc[0].to_dict() | {
-            "dataset": dataset,
-            "metric": column,
-            "claim": "M3-Net ~ M3-Net_c",
-            "verdict": "not held" if "held" in both_ways["verdict"].tolist() else "held",
-            "paper: A": paper.loc["M3-Net", column],
-            "paper: B": paper.loc["M3-Net_c", column],
-        }
-        verdicts.append(pd.DataFrame([row]))
-verdict_table = pd.concat(verdicts, ignore_index=True)
-verdict_table
-
-# %% [markdown]
-# Every verdict goes to the claims ledger of the profile (`fashion_lib.claims`), which the book's
-# landing page, the scoreboard, reads.
-
-# %%
-from fashion_lib.claims import publish_claims
-
-TABLE_OF = {"DeepFashion": "Table 2", "FashionAI": "Table 3", "DARN": "Table 4"}
-ledger = verdict_table.rename(columns={"paper: A": "paper_a", "paper: B": "paper_b"}).assign(
-    paper="M3-Net", source=[f"{TABLE_OF[d]}, {d}" for d in verdict_table["dataset"]]
-)
-publish_claims("04_m3net_results", profile, ledger, "m3net-claims")
-print(f"{len(ledger)} claims of Tables 2-4 published to the {profile} scoreboard")
+verdict_table = m3net_claims.judge_claims(m3net_claims.TABLE_CLAIMS, profile)
+publish_claims("04_m3net_results", profile, verdict_table, "m3net-claims")
+shown = ["dataset", "claim", "metric", "paper_a", "paper_b"]
+shown += ["mean_a", "mean_b", "diff", "lo", "hi", "delta", "verdict"]
+verdict_table[shown].round(2)
 
 # %% [markdown]
 # ### Relative gains over MODC
@@ -652,33 +614,29 @@ pd.DataFrame(
 # ### Exercise 2: judge the claims on one seed
 #
 # Keep only the first seed of every row and judge the MAP@all claims of the verdict table again
-# with the same rule. **Predict** how many verdicts are "inconclusive" with one seed, and which
-# verdicts can change.
+# with the same rule. **Predict** whether the intervals get wider or narrower with one seed, and
+# what that makes of the verdicts.
 
 # %% tags=["solution", "hide-cell"]
-# Prediction: no verdict is inconclusive with one seed, unless two rows tie exactly (as several do
-# after the few steps of the smoke profile); claims that were inconclusive over all seeds become
-# "held" or "not held", and a held or not-held claim can only keep its verdict.
-# Reasoning: the rule calls a claim held when every seed of A beats every seed of B and
-# inconclusive when the seed ranges overlap; one seed makes each range a single point, and two
-# points overlap only on an exact tie. Fewer seeds make verdicts more decisive, not more reliable;
-# the smoke profile has one seed, hence one column.
-ex_verdicts = []
+# Prediction: narrower, and more claims come out "held" or "reversed". Reasoning: with one seed the
+# interval covers only the sampling of test queries, not the spread between trainings (the result
+# says so in its note), so it is too narrow for a claim about the method; a decisive verdict on one
+# seed is not a more reliable one. In the smoke profile there is one seed, so both columns agree.
+from fashion_lib.experiments.m3net_runs import row_evidence
+
+ex_claims = [c for c in m3net_claims.TABLE_CLAIMS if c.metric == "MAP@all overall"]
+ex_width = {}
 for ex_seeds in {len(settings.seeds): settings.seeds, 1: settings.seeds[:1]}.values():
-    for ex_dataset, ex_data in tables.items():
-        ex_overall = ex_data[
-            (ex_data["attribute"] == "overall")
-            & (ex_data["relevance"] == primary_relevance(ex_dataset))
-            & ex_data["seed"].isin(ex_seeds)
-        ]
-        ex_judged = claim_table(ex_overall, CLAIMS + ABLATIONS[ex_dataset], "map_all")
-        ex_verdicts += [
-            {"seeds": f"{len(ex_seeds)} seed(s)", "claim": f"{ex_dataset}: {c}", "verdict": v}
-            for c, v in zip(ex_judged["claim"], ex_judged["verdict"], strict=True)
-        ]
-ex_verdicts = pd.DataFrame(ex_verdicts).pivot(index="claim", columns="seeds", values="verdict")
-display(ex_verdicts.apply(pd.Series.value_counts).fillna(0).astype(int))
-ex_verdicts
+    ex_judged = m3net_claims.judge_claims(
+        ex_claims,
+        profile,
+        lambda m, d, p, g, s=tuple(ex_seeds): row_evidence(m, d, p, g, seeds=s),
+    )
+    ex_width[f"{len(ex_seeds)} seed(s)"] = {
+        "mean interval width": (ex_judged["hi"] - ex_judged["lo"]).mean(),
+        **ex_judged["verdict"].value_counts().to_dict(),
+    }
+pd.DataFrame(ex_width).fillna(0).round(2)
 
 # %% [markdown] tags=["exercise"]
 # ### Exercise 3: a cut-off past the end of the list
