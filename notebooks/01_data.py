@@ -55,6 +55,7 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 
+from fashion_lib import paths
 from fashion_lib.data import taxonomy
 from fashion_lib.data.atelier.gallery import PART_COLOURS, fashionai_class_grid, mask_overlay
 from fashion_lib.data.atelier.make import MANIFEST
@@ -116,7 +117,7 @@ print(symbols.groupby(symbols).apply(lambda s: ", ".join(s.index)).to_string())
 
 # %%
 root = world_root(profile)  # the paper profile reads the real copies and generates nothing
-print(root)
+print(f"world: <data root>/{root.relative_to(paths.data_root()).as_posix()}")
 if settings.proxy:
     manifest = json.loads((root / MANIFEST).read_text())
     print(pd.Series(manifest["images"], name="images").to_string())
@@ -356,7 +357,8 @@ for fmt, name in (
     ("fashiongen", "FashionGen"),
     ("fashioniq", "FashionIQ"),
 ):
-    print(str(check(fmt, root / name)).splitlines()[0])
+    report = str(check(fmt, root / name)).splitlines()[0]
+    print(report.replace(str(paths.data_root()), "<data root>"))
 
 # %% [markdown]
 # > **Choices we made where the papers and datasets are silent.**
