@@ -114,10 +114,12 @@ def test_two_process_ddp_matches_single_process(tmp_path: Path) -> None:
     ]
 
 
-def _slow_on_rank0(run_dir: Path) -> tuple[dict[str, float], list[dict[str, float]], float]:
+def _slow_on_rank0(
+    run_dir: Path,
+) -> tuple[dict[str, float], list[dict[str, float]], float, dict]:
     if int(os.environ["RANK"]) == 0:
         time.sleep(1.0)  # rank 0 finishes last: without a barrier rank 1 would run ahead
-    return {"score": 1.0}, [], 0.0
+    return {"score": 1.0}, [], 0.0, {}  # metrics, history, wall time, no evidence groups
 
 
 def record_worker(rank: int, world_size: int, port: int, runs: str) -> None:
