@@ -136,3 +136,23 @@ def smoke_book(
         problems or [output[-4000:]]
     )
     return SmokeBook(site / "_build" / "html", executed, state)
+
+
+@pytest.fixture(scope="module")
+def tokenizer():
+    """The project's tokenizer (offline MiniLM WordPiece plus the nine fashion symbols)."""
+    from fashion_lib.data.prompts import build_tokenizer
+
+    return build_tokenizer()
+
+
+@pytest.fixture(scope="module")
+def one_thread():
+    """One torch thread for a module (opt in with ``pytest.mark.usefixtures("one_thread")``): on a
+    shared 2-core machine one thread is several times faster than two that contend."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

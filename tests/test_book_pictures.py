@@ -14,24 +14,13 @@ from fashion_lib.book.diagrams import fashionsap_diagram, sample_cards
 from fashion_lib.book.model_tables import grad_norms, parameter_counts, tensor_shapes
 from fashion_lib.data.formats.fashiongen import FashionGenItem
 from fashion_lib.data.masking import TextProcessor
-from fashion_lib.data.prompts import TextSample, build_tokenizer
+from fashion_lib.data.prompts import TextSample
 from fashion_lib.losses.fashionsap import FashionSAPLoss
 from fashion_lib.models.fashionsap_tasks import fashionsap_tiny
 
 ANTONYMS = {"black": ["white"], "long": ["short"], "wide": ["narrow"]}
 
-
-@pytest.fixture(scope="module")
-def tokenizer():
-    return build_tokenizer()
-
-
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def item(i: int, description: str) -> FashionGenItem:

@@ -11,7 +11,7 @@ from transformers import BertConfig
 from transformers.models.bert.modeling_bert import BertLayer
 
 from fashion_lib.data.masking import PLAIN_TEXT, TextProcessor
-from fashion_lib.data.prompts import TextSample, build_tokenizer
+from fashion_lib.data.prompts import TextSample
 from fashion_lib.losses.fashionsap import FashionSAPLoss, recognition_loss, tmir_loss
 from fashion_lib.models import create_model, list_models
 from fashion_lib.models.fashionsap import FashionSAP, FashionSAPConfig
@@ -32,19 +32,7 @@ SAMPLES = [
 ]  # fmt: skip
 PRODUCTS = torch.tensor([0, 0, 1, 2])  # two views of product 0
 
-
-@pytest.fixture(scope="module")
-def tokenizer():
-    return build_tokenizer()
-
-
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """On a shared 2-core machine one thread is several times faster than two that contend."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def batch_for(config: FashionSAPConfig, tokenizer, seed: int = 0):

@@ -19,17 +19,12 @@ from fashion_lib.data.atelier.masks import PartMasks, save_part_masks
 from fashion_lib.data.atelier.render import PARTS
 from fashion_lib.data.formats.fashiongen import FashionGenItem, h5_path, write_fashiongen
 from fashion_lib.data.masking import PLAIN_TEXT, TextProcessor
-from fashion_lib.data.prompts import TextSample, build_tokenizer
+from fashion_lib.data.prompts import TextSample
 from fashion_lib.data.vl_data import FashionGenSplit, model_input
 from fashion_lib.errors import ConfigError
 from fashion_lib.models.fashionsap_tasks import fashionsap_tiny
 
 CAPTIONS = ["Red dress. Long sleeves with pockets.", "Blue trousers, slim leg."]
-
-
-@pytest.fixture(scope="module")
-def tokenizer():
-    return build_tokenizer()
 
 
 @pytest.fixture(scope="module")

@@ -15,7 +15,6 @@ from fashion_lib.data.prompts import (
     VALUE,
     TextSample,
     binary_prompt,
-    build_tokenizer,
     enumerable_prompt,
     fashiongen_sample,
     fashioniq_text,
@@ -43,11 +42,6 @@ SAMPLE = TextSample(
     attributes=(("input_season", "fall winter"), ("gender", "women"), ("category", "dresses")),
     binary=(("red", False), ("wool", True)),
 )
-
-
-@pytest.fixture(scope="module")
-def tokenizer():
-    return build_tokenizer()
 
 
 def processor(tokenizer, **changes) -> TextProcessor:
