@@ -386,6 +386,7 @@ print(
 totals
 
 # %% [markdown]
+# (m3net-last-stage)=
 # ## Is the small gap a representation effect?
 #
 # Our rows train heads on a frozen backbone; the paper trains its backbone with them. If M3-Net's
