@@ -15,6 +15,15 @@ export NLTK_DATA := $(CURDIR)/.data/nltk_data
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
+# Debian packages $(2) when running as root; otherwise stop, naming what ($(1)) is missing and
+# the command that installs it. Used by the wordnet, npm and chromium targets.
+apt_install = if [ "$$(id -u)" = 0 ]; then \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+	    --no-install-recommends $(2); \
+	else \
+	  echo "error: $(1) is missing; run: sudo apt-get install $(2)" >&2; exit 1; \
+	fi
+
 .PHONY: book test lint format env wordnet mathjax npm chromium lab clean gpu-check
 
 book: env wordnet mathjax
@@ -49,13 +58,7 @@ $(STAMP): requirements-lock.txt pyproject.toml
 
 # WordNet for nltk: Debian's wordnet-base and wordnet-sense-index, copied into an NLTK corpus folder.
 wordnet: env
-	@if [ ! -f /usr/share/wordnet/data.noun ] || [ ! -f /usr/share/wordnet/index.sense ]; then \
-	  if [ "$$(id -u)" = 0 ]; then \
-	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends wordnet-base wordnet-sense-index; \
-	  else \
-	    echo "error: WordNet is missing; run: sudo apt-get install wordnet-base wordnet-sense-index" >&2; exit 1; \
-	  fi; \
-	fi
+	@if [ ! -f /usr/share/wordnet/data.noun ] || [ ! -f /usr/share/wordnet/index.sense ]; then $(call apt_install,WordNet,wordnet-base wordnet-sense-index); fi
 	$(PY) -m fashion_lib setup wordnet
 
 # MathJax 3 served by the book itself (offline reading): the package's tarball fetched by npm's own
@@ -87,23 +90,11 @@ gpu-check: env
 
 # npm, the package client that fetches MathJax, from Debian when missing.
 npm:
-	@if ! command -v npm >/dev/null; then \
-	  if [ "$$(id -u)" = 0 ]; then \
-	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends npm; \
-	  else \
-	    echo "error: npm is missing; run: sudo apt-get install npm" >&2; exit 1; \
-	  fi; \
-	fi
+	@if ! command -v npm >/dev/null; then $(call apt_install,npm,npm); fi
 
 # Headless Chromium from Debian for tests/test_browser.py (driven over the DevTools protocol).
 chromium:
-	@if ! command -v chromium >/dev/null; then \
-	  if [ "$$(id -u)" = 0 ]; then \
-	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium; \
-	  else \
-	    echo "error: Chromium is missing; run: sudo apt-get install chromium" >&2; exit 1; \
-	  fi; \
-	fi
+	@if ! command -v chromium >/dev/null; then $(call apt_install,Chromium,chromium); fi
 
 clean:
 	rm -rf _build build book/executed
