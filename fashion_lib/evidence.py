@@ -11,6 +11,7 @@ undefined, e.g. a query without any relevant candidate).
 - `write_evidence(run_dir, groups)` / `read_evidence(run_dir)`: the file, written atomically; a
   missing or malformed file or group raises `DataError` naming the file.
 - `read_group(run_dirs, group)`: one group from several runs (the seeds of one model).
+- `has_groups(run_dir, groups)`: whether a run's evidence is readable and holds the groups.
 - `hits_at(ranks, k)`: ranks turned into Recall@k hits (100 or 0 per query), the form in which
   rank evidence is judged (`fashion_lib.stats`).
 - `align(a, b)`: the seeds of two models as (S, Q) matrices over the same queries.
@@ -32,6 +33,7 @@ __all__ = [
     "EVIDENCE_FILE",
     "PerQuery",
     "align",
+    "has_groups",
     "hits_at",
     "read_evidence",
     "read_group",
@@ -131,6 +133,17 @@ def read_group(run_dirs: Sequence[str | Path], group: str) -> list[PerQuery]:
             raise DataError(path, f"no group {group!r}; it has {', '.join(groups) or 'none'}")
         out.append(groups[group])
     return out
+
+
+def has_groups(run_dir: str | Path, groups: Sequence[str] = ()) -> bool:
+    """Whether `run_dir` holds a readable evidence file with every group of `groups`.
+
+    A finished run whose evidence is missing, damaged or lacks a group is not reused.
+    """
+    try:
+        return set(groups) <= set(read_evidence(run_dir))
+    except DataError:
+        return False
 
 
 def hits_at(ranks: PerQuery, k: int) -> PerQuery:

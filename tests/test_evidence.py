@@ -117,3 +117,12 @@ def test_align_orders_by_key_and_pairs_seeds_by_position() -> None:
         evidence.align([a[0], PerQuery(np.array(["a", "b", "c"]), [1.0, 2.0, 3.0])], b)
     with pytest.raises(ConfigError, match="same number of seeds"):
         evidence.align([], [])
+
+
+def test_has_groups_decides_whether_a_run_is_reused(tmp_path: Path) -> None:
+    assert not evidence.has_groups(tmp_path)  # no evidence file at all
+    evidence.write_evidence(tmp_path, _groups())
+    assert evidence.has_groups(tmp_path) and evidence.has_groups(tmp_path, ["full/i2t_rank"])
+    assert not evidence.has_groups(tmp_path, ["full/i2t_rank", "cr/correct"])
+    (tmp_path / evidence.EVIDENCE_FILE).write_bytes(b"damaged")
+    assert not evidence.has_groups(tmp_path, ["full/i2t_rank"])

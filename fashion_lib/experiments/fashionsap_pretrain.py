@@ -29,8 +29,8 @@ from fashion_lib.engine import (
 )
 from fashion_lib.engine.distributed import is_main
 from fashion_lib.engine.records import RunRecord, finish_run
-from fashion_lib.errors import ConfigError, DataError
-from fashion_lib.evidence import read_evidence, write_evidence
+from fashion_lib.errors import ConfigError
+from fashion_lib.evidence import has_groups, write_evidence
 from fashion_lib.experiments.backbone_pretrain import torch_threads, world_root
 from fashion_lib.experiments.fashionsap_settings import (
     VARIANTS,
@@ -155,7 +155,7 @@ def reuse_or_train(
     """
     record = find_finished_run(config, name=name)
     run_dir = run_dir_for(name, config)
-    if record is not None and _has_evidence(run_dir, evidence):
+    if record is not None and (not evidence or has_groups(run_dir, evidence)):
         return SAPRun(
             name, run_dir, record.metrics, record.history, record.wall_time_s, True, record
         )
@@ -176,16 +176,6 @@ def reuse_or_train(
     if record is None:  # not rank 0
         return SAPRun(name, run_dir, metrics, history, wall, False, None)
     return SAPRun(name, run_dir, record.metrics, record.history, wall, False, record)
-
-
-def _has_evidence(run_dir: Path, groups: Sequence[str]) -> bool:
-    """Whether `run_dir` holds a readable evidence file with every group of `groups`."""
-    if not groups:
-        return True
-    try:
-        return set(groups) <= set(read_evidence(run_dir))
-    except DataError:
-        return False
 
 
 def run_weights(run: SAPRun) -> dict[str, torch.Tensor]:

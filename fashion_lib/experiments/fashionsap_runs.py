@@ -41,7 +41,7 @@ import torch
 
 from fashion_lib.data.vl_data import TripletBatches
 from fashion_lib.errors import ConfigError
-from fashion_lib.evidence import PerQuery, read_evidence
+from fashion_lib.evidence import PerQuery, read_group
 from fashion_lib.experiments import fashionsap_eval as ev
 from fashion_lib.experiments.backbone_pretrain import world_root
 from fashion_lib.experiments.fashionsap_pretrain import (
@@ -264,7 +264,7 @@ def variant_evidence(
     if group not in EVIDENCE.get(task, ()):
         raise ConfigError(f"{task!r} runs record the groups {list(EVIDENCE.get(task, ()))}")
     seeds = sap_settings(profile).seeds if seeds is None else seeds
-    return [read_evidence(task_run(variant, seed, profile, task).run_dir)[group] for seed in seeds]
+    return read_group([task_run(variant, seed, profile, task).run_dir for seed in seeds], group)
 
 
 def chance(name: str, profile: str) -> dict[str, float]:

@@ -86,8 +86,8 @@ from fashion_lib.engine import (
     run_dir_for,
 )
 from fashion_lib.engine.records import RunRecord, finish_run, touch_record
-from fashion_lib.errors import ConfigError, DataError
-from fashion_lib.evidence import PerQuery, read_evidence, write_evidence
+from fashion_lib.errors import ConfigError
+from fashion_lib.evidence import PerQuery, has_groups, read_group, write_evidence
 from fashion_lib.experiments.backbone_pretrain import (
     PretrainedBackbone,
     dataset_for,
@@ -289,14 +289,6 @@ def _result(row: _Row, record: RunRecord, reused: bool) -> RowResult:
     )
 
 
-def _has_evidence(run_dir: Path) -> bool:
-    try:
-        read_evidence(run_dir)
-    except DataError:
-        return False
-    return True
-
-
 def run_row(
     model_name: str, dataset: str, seed: int, profile: str, variant: str | None = None
 ) -> RowResult:
@@ -314,7 +306,7 @@ def run_row(
     """
     row = _resolve(model_name, dataset, seed, profile, variant)
     record = find_finished_run(row.config, name=row.name)
-    if record is not None and _has_evidence(row.run_dir):
+    if record is not None and has_groups(row.run_dir):
         return _result(row, record, True)
     with torch_threads(row.settings.threads):
         return _train_and_evaluate(row)
@@ -409,6 +401,9 @@ def row_evidence(
 ) -> list[PerQuery]:
     """One evidence group of a row over seeds (default: the profile's), trained if missing.
 
+    Raises:
+        DataError: a run's evidence lacks `group` (naming the file and the groups it has).
+
     Args:
         model_name, dataset, profile, variant: as for `run_row`.
         group: e.g. "single/ap_all", "multi/ap_100", "single/recall_100".
@@ -417,13 +412,10 @@ def row_evidence(
     Returns:
         One `PerQuery` per seed; the same query has the same key in every row and seed.
     """
-    out = []
-    for seed in run_settings(profile).seeds if seeds is None else seeds:
-        groups = read_evidence(run_row(model_name, dataset, seed, profile, variant).run_dir)
-        if group not in groups:
-            raise ConfigError(f"no evidence group {group!r}; choose one of {', '.join(groups)}")
-        out.append(groups[group])
-    return out
+    seeds = run_settings(profile).seeds if seeds is None else seeds
+    return read_group(
+        [run_row(model_name, dataset, s, profile, variant).run_dir for s in seeds], group
+    )
 
 
 def _in_workers(task: Callable[..., Any], args: list[tuple[Any, ...]], workers: int) -> list[Any]:
@@ -458,7 +450,7 @@ def _prepare(dataset: str, profile: str, variant: str | None, workers: int) -> N
 
 def _finished(model_name: str, dataset: str, seed: int, profile: str, variant: str | None) -> bool:
     row = _resolve(model_name, dataset, seed, profile, variant)
-    return find_finished_run(row.config, name=row.name) is not None and _has_evidence(row.run_dir)
+    return find_finished_run(row.config, name=row.name) is not None and has_groups(row.run_dir)
 
 
 def _table_rows(r: RowResult, k: int) -> list[dict[str, Any]]:
