@@ -16,14 +16,15 @@ one of them into what training and evaluation read:
   split, computed once per (backbone checkpoint digest, dataset files, split, image size), stored in
   float16 (half the memory; maps are ReLU outputs of order 1, so the rounding is ~1e-3 relative)
   with an atomic write under ``<runs>/cache/``. The key includes the size and modification time of
-  every image file, so regenerated data or a new checkpoint invalidates the cache.
+  every image file, so regenerated data or a new checkpoint invalidates the cache. `cached_maps`
+  is the same cache for any images (FashionSAP's frozen image side uses it).
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -305,19 +306,46 @@ def feature_maps(
         (N_split, C, h, w) float16 maps in fid order.
     """
     names = dataset.filenames[split]
-    key = hashlib.sha256(
-        "\n".join(
-            [backbone_key, dataset.name, split, str(image_size), _files_key(dataset.folder, names)]
-        ).encode()
-    ).hexdigest()[:20]
+    return cached_maps(
+        backbone,
+        [backbone_key, dataset.name, split, str(image_size), _files_key(dataset.folder, names)],
+        f"{dataset.name}-{split}",
+        lambda: load_images(dataset.folder, names, image_size),
+        batch_size,
+        cache_root,
+    )
+
+
+def cached_maps(
+    backbone: nn.Module,
+    key_parts: Sequence[str],
+    label: str,
+    images: Callable[[], Tensor],
+    batch_size: int = 128,
+    cache_root: str | Path | None = None,
+) -> Tensor:
+    """Feature maps of a frozen backbone over some images, computed once and cached on disk.
+
+    Args:
+        backbone: the (frozen) backbone, mapping (B, 3, S, S) to (B, C, h, w).
+        key_parts: everything the maps depend on (weights, files, image side): the cache key.
+        label: readable part of the cache file's name.
+        images: returns the (N, 3, S, S) uint8 images; called only when the cache misses.
+        batch_size: images per forward pass.
+        cache_root: folder of the cache files (default ``<runs>/cache``).
+
+    Returns:
+        (N, C, h, w) float16 maps, in the order `images` returns them.
+    """
+    key = hashlib.sha256("\n".join(key_parts).encode()).hexdigest()[:20]
     folder = Path(cache_root) if cache_root is not None else paths.runs_dir() / CACHE_DIR
-    path = folder / f"features-{dataset.name}-{split}-{key}.pt"
+    path = folder / f"features-{label}-{key}.pt"
     if path.is_file():
         try:
             return torch.load(path, map_location="cpu", weights_only=True)
         except (OSError, RuntimeError):  # a damaged cache file is recomputed
             pass
-    maps = _compute_maps(backbone, load_images(dataset.folder, names, image_size), batch_size)
+    maps = _compute_maps(backbone, images(), batch_size)
     folder.mkdir(parents=True, exist_ok=True)
     with atomic.atomic_path(path, suffix=".pt") as tmp, tmp.open("wb") as f:
         torch.save(maps, f)  # a file object: same bytes for the same maps (see backbone_pretrain)
