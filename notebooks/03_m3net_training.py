@@ -44,13 +44,19 @@
 # %% tags=["parameters"]
 profile = "smoke"
 
-# %%
+# %% tags=["hide-input"]
 import time
 
 import matplotlib.pyplot as plt
 import pandas as pd
 import seaborn as sns
+import torch
+import torch.nn.functional as F
+from IPython.display import display
 
+from fashion_lib.book.m3net_step import first_step, targets_of
+from fashion_lib.book.model_tables import grad_norms, tensor_shapes
+from fashion_lib.book.teach import check_equal, show_source
 from fashion_lib.data.retrieval_data import feature_maps
 from fashion_lib.experiments.backbone_pretrain import PRETRAIN_SETTINGS, pretrained_backbone
 from fashion_lib.experiments.m3net_eval import untrained_references
@@ -66,12 +72,16 @@ from fashion_lib.experiments.m3net_runs import (
     run_table,
 )
 from fashion_lib.experiments.m3net_selection import select_lr, selection_table
+from fashion_lib.losses import M3NetLoss, TripletTargets, cosine_triplet, weighted_multilabel_bce
+from fashion_lib.models.m3net import M3NetOutput
+from fashion_lib.models.modc import ClassPrototypes
 from fashion_lib.profiles import get_profile
 from fashion_lib.results import seed_summary
 
 settings = run_settings(profile)
 print(f"profile: {get_profile(profile).name} - {get_profile(profile).description}")
 sns.set_theme(style="whitegrid", context="notebook")
+f64 = torch.float64  # the worked examples compute in double precision
 
 # %% [markdown]
 # ## The recipe: the paper's numbers and ours
@@ -226,6 +236,199 @@ plateau["lr"] = plateau["lr"].map("{:g}".format)
 plateau.round(2)
 
 # %% [markdown]
+# ## The loss, equation by equation (Eq. 7-11)
+#
+# Every M3-Net row minimises the three terms of Eq. 11 below. Each term: the paper's equation,
+# the library code that computes it (included from the source, so it cannot drift from what
+# trains), and a tiny example in float64 whose hand computation is checked against the library
+# (`check_equal` stops the chapter if they differ).
+#
+# ### The multi-label loss $L_M$ (Eq. 7)
+#
+# For an image $I$ asked about attribute $A_n$ with $M_n$ classes, labels $y_{m_n}$ and the
+# head's probabilities $x_{m_n} \in P_n(I)$ (Eq. 3), with {term}`w_p` weighting the positives:
+#
+# $$L_M(I, A_n \mid y_{m_n}) = \frac{1}{M_n} \sum_{m=1}^{M_n}
+#   \left[-w_p\, y_{m_n} \log x_{m_n} - (1 - y_{m_n}) \log(1 - x_{m_n})\right] \qquad (7)$$
+#
+# > **Sign fix.** The paper prints the second term as $+(1 - y_{m_n}) \log(1 - x_{m_n})$.
+# > Minimising that would push the probability of every class the image does *not* carry
+# > towards 1 (the term has no lower bound). We use the standard weighted binary cross-entropy,
+# > both terms negative, as above. Rows of different attributes have different $M_n$: the logits
+# > are padded to $M_{max}$ and a mask keeps each row's own classes.
+
+# %%
+show_source(weighted_multilabel_bce)
+
+# %% [markdown]
+# Two rows, $w_p = 2$; the second row's attribute has $M_n = 2$ classes, so its third column
+# is padding:
+
+# %% tags=["nbval-check-output"]
+logits = torch.tensor([[2.0, -1.0, 0.0], [0.5, 1.0, 0.0]], dtype=f64)
+y = torch.tensor([[1, 0, 1], [0, 1, 0]], dtype=f64)  # y_mn
+mask = torch.tensor([[True, True, True], [True, True, False]])
+x = logits.sigmoid()  # x_mn
+fixed = -2.0 * y * x.log() - (1 - y) * (1 - x).log()
+printed = -2.0 * y * x.log() + (1 - y) * (1 - x).log()
+per_row = (fixed * mask).sum(dim=1) / mask.sum(dim=1)  # 1 / M_n sum_m
+library = weighted_multilabel_bce(logits, y, mask, 2.0)
+check_equal("L_M (Eq. 7)", per_row.mean(), library)
+as_printed = ((printed * mask).sum(dim=1) / mask.sum(dim=1)).mean()
+print(f"Eq. 7 as printed: {as_printed:.4f}, unbounded below as x -> 1 on y = 0")
+
+# %% [markdown]
+# ### The triplet hinge (Eq. 8)
+#
+# $$L_\triangle(I, I^+, I^-) = \max\{0,\ \zeta + d(I, I^+) - d(I, I^-)\} \qquad (8)$$
+#
+# with the margin {term}`zeta` $= 0.4$.
+#
+# > **Our reading.** The paper calls $d$ "the cosine similarity"; with a similarity, Eq. 8
+# > would reward pushing the positive *away*. We read $d$ as the cosine distance
+# > $1 - \cos$, so the hinge is $\max\{0, \zeta - \cos(I, I^+) + \cos(I, I^-)\}$.
+
+# %%
+show_source(cosine_triplet)
+
+# %% tags=["nbval-check-output"]
+a = torch.tensor([[1.0, 0.0], [1.0, 0.0]], dtype=f64)  # anchors
+p = torch.tensor([[1.0, 1.0], [1.0, 1.0]], dtype=f64)  # cos(a, p) = 0.707
+n = torch.tensor([[0.0, 1.0], [1.0, 0.2]], dtype=f64)  # cos(a, n) = 0, 0.981
+
+
+def d(u, v):
+    """The cosine distance 1 - cos of Eq. 8, row by row."""
+    return 1 - (u * v).sum(dim=1) / (u.norm(dim=1) * v.norm(dim=1))
+
+
+by_hand = (0.4 + d(a, p) - d(a, n)).clamp_min(0)  # 0 (satisfied), 0.67
+check_equal("L_triangle (Eq. 8)", by_hand, cosine_triplet(a, p, n, 0.4))
+
+# %% [markdown]
+# ### The prototypical and instance triplet losses (Eq. 9-10) and the total (Eq. 11)
+#
+# For a triplet $[I, I^+, I^-]$ of classes $C_{m_n} = C^+_{m_n} \ne C^-_{m_n}$ in attribute
+# $A_n$, both losses live in the anchor's class-specific space ({term}`varphi_mn`):
+#
+# $$L_{CC}(I, A_n, C_{m_n}) = L_\triangle\big(\varphi_{m_n}(I),\ \varphi_{C^+},\
+#   \varphi_{m_n}(I^-)\big) \qquad (9)$$
+#
+# $$L_{CI}(I, A_n, C_{m_n}) = L_\triangle\big(\varphi_{m_n}(I),\ \varphi_{m_n}(I^+),\
+#   \varphi_{m_n}(I^-)\big) \qquad (10)$$
+#
+# $$\min_\theta\ \lambda_M L_M + \lambda_{CC} L_{CC} + \lambda_{CI} L_{CI}, \qquad
+#   \lambda_M = \lambda_{CC} = \lambda_{CI} = 1 \qquad (11)$$
+#
+# $\varphi_{C^+}$ is the class's {term}`prototype`. The paper computes it "akin to MODC";
+# ours is an exponential moving average of the normalised class representations of the class's
+# anchors and positives, started from the first batch that holds the class
+# (`ClassPrototypes.update`). `M3NetLoss` returns the three weighted terms by name and the
+# training loop sums them (Eq. 11):
+
+# %%
+show_source(M3NetLoss.forward, ClassPrototypes.update)
+
+# %% [markdown]
+# Two triplets of one attribute with two classes ($T = 2$, $D = 2$); class 0 is new, so its
+# prototype starts as the normalised mean of its normalised anchor and positive:
+
+# %% tags=["nbval-check-output"]
+emb = torch.tensor(
+    [[1.0, 0.0], [0.0, 1.0], [1.0, 1.0], [0.0, 2.0], [1.0, 0.2], [1.0, 1.0]],
+    dtype=f64,
+)  # (3T, D): anchors, positives, negatives
+out = M3NetOutput(
+    attribute_embeddings=emb,
+    multilabel_logits=logits.repeat(3, 1)[:6, :2],
+    class_mask=torch.ones(6, 2, dtype=torch.bool),
+    class_embeddings=emb,
+    pair_image=torch.arange(6),
+    pair_class=torch.tensor([0, 1] * 3),
+    attribute_attention=None,
+    class_attention=None,
+)
+targets = TripletTargets(
+    attr_ids=torch.zeros(6, dtype=torch.long),
+    class_ids=torch.tensor([0, 1]),
+    labels=torch.tensor([[1.0, 0.0], [0.0, 1.0]] * 2 + [[0.0, 1.0], [1.0, 0.0]]),
+)
+prototypes = ClassPrototypes((2,), dim=2, momentum=0.1).double()
+terms = M3NetLoss(prototypes, pos_weight=2.0, margin=0.4)(out, targets)
+unit = F.normalize(emb, dim=1)
+anchor, positive, negative = unit[:2], unit[2:4], unit[4:]
+proto = F.normalize(anchor + positive, dim=1)  # phi_C+ of classes 0 and 1
+l_cc = (0.4 + d(anchor, proto) - d(anchor, negative)).clamp_min(0).mean()
+l_ci = (0.4 + d(anchor, positive) - d(anchor, negative)).clamp_min(0).mean()
+l_m = weighted_multilabel_bce(out.multilabel_logits, targets.labels, out.class_mask, 2.0)
+check_equal("L_CC (Eq. 9)", l_cc, terms["prototype_triplet"])
+check_equal("L_CI (Eq. 10)", l_ci, terms["instance_triplet"])
+check_equal("L (Eq. 11)", l_m + l_cc + l_ci, sum(terms.values()))
+
+# %% [markdown]
+# ## One training step you can watch
+#
+# What `engine.fit` does at every step of an M3-Net row, written out once for the first batch
+# of M3-Net on DeepFashion (seed of the profile): `first_step` builds the row's model, its
+# sampler, loss and optimiser exactly as `run_row` does (`fashion_lib.book.m3net_step`). In the
+# frozen profiles the batch's inputs are the cached backbone maps $\psi$ and the model's
+# backbone is an identity.
+#
+# **1. Sample a batch.** The row's triplet sampler draws $T$ triplets; the batch stacks
+# them as [anchors; positives; negatives], each row with its attribute and multi-hot labels:
+
+# %% tags=["nbval-check-output"]
+step = first_step("M3-Net", "DeepFashion", profile, seed=settings.seeds[0])
+batch, model = step.batch, step.model.train()
+print(f"sampler style {step.sampler.style!r}, seed {step.sampler.seed}")
+pd.Series({k: tuple(v.shape) for k, v in batch.items()}, name="shape")
+
+# %% [markdown]
+# **2. Forward.** Every row is encoded in the anchor's class space (the anchor's class for all
+# three rows of a triplet), so that Eq. 9-10 compare representations of one space:
+
+# %% tags=["nbval-check-output"]
+classes = batch["class_ids"].repeat(3)  # (3T,) the anchor's class
+out = model(batch["inputs"], batch["attr_ids"], classes)
+tensor_shapes(out)
+
+# %% [markdown]
+# **3. Each loss term, and their sum (Eq. 11).**
+
+# %%
+terms = step.loss(out, targets_of(batch))
+loss = torch.stack(list(terms.values())).sum()  # Eq. 11
+check_equal("L (Eq. 11)", sum(t.item() for t in terms.values()), loss)
+pd.Series({k: v.item() for k, v in terms.items()}, name="term")
+
+# %% [markdown]
+# **4. Backward.** The gradient reaches every module that computed a term (the backbone, an
+# identity here, has no parameters; the prototypes are buffers moved by their average, not by
+# the gradient):
+
+# %%
+step.optimizer.zero_grad(set_to_none=True)
+loss.backward()
+grad_norms(model).to_frame()
+
+# %% [markdown]
+# **5. Optimiser step** (Adam, then the per-epoch decay of the schedule):
+
+# %%
+weight = model.cca_a.w4.weight  # one parameter to watch
+before = weight.detach().clone()
+lr = step.optimizer.param_groups[0]["lr"]
+step.optimizer.step()
+step.scheduler.step()
+moved = (weight.detach() - before).abs()
+print(f"lr {lr:.1e}; cca_a.w4.weight moved by <= {moved.max():.2e}")
+
+# %% [markdown]
+# Adam's first step moves every weight with a gradient by about the learning rate, whatever the
+# gradient's size. `run_table` below repeats this step for every batch of every epoch, row,
+# dataset and seed.
+
+# %% [markdown]
 # ## All seven rows on the three datasets
 #
 # `run_table` trains every row for every seed of the profile, or reads the finished run when one
@@ -309,7 +512,7 @@ if settings.frozen:
         )
         for name, overall in untrained_references(data, maps.float().mean(dim=(2, 3))).items():
             references.append({"dataset": dataset, "reference": name, **overall})
-    display(pd.DataFrame(references).round(2).set_index(["dataset", "reference"]))  # noqa: F821
+    display(pd.DataFrame(references).round(2).set_index(["dataset", "reference"]))
 
 # %% [markdown]
 # The comparison with the paper's numbers, the per-attribute columns and the verdicts on its claims
@@ -657,7 +860,7 @@ pd.DataFrame(
 # configuration hash, seed), the commit of the code, the chapter's wall time and peak memory, and
 # the machine.
 
-# %%
+# %% tags=["hide-input"]
 from fashion_lib.book.provenance import provenance_block
 
 provenance_block(profile)
