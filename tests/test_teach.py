@@ -53,3 +53,13 @@ def test_m3net_diagram_draws_no_box_for_a_module_an_ablation_lacks() -> None:
     texts = [t.get_text() for t in figure.axes[0].texts]
     assert not any(t.startswith(("sca_c", "cca_c")) for t in texts)
     assert any(t.startswith("sca_a") for t in texts)
+
+
+def test_shape_log_prints_and_tabulates(capsys) -> None:
+    from fashion_lib.book.teach import ShapeLog
+
+    log = ShapeLog()
+    log("input", "x", torch.zeros(2, 3))
+    log("head", "logits", torch.zeros(2, 5, 1))
+    assert "input    x" in capsys.readouterr().out
+    assert log.frame()["shape"].tolist() == [(2, 3), (2, 5, 1)]
