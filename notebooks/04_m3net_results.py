@@ -52,30 +52,21 @@ import pandas as pd
 import torch
 from IPython.display import display
 
-from fashion_lib import viz
-from fashion_lib.analysis import tables as tb
+from fashion_lib.book.m3net_pages import (
+    beside_paper,
+    relative_gains,
+    relevance_ranks,
+    run_provenance,
+)
 from fashion_lib.book.teach import check_equal, show_source
 from fashion_lib.claims import publish_claims
-from fashion_lib.data.taxonomy import RETRIEVAL_DATASETS
 from fashion_lib.experiments import m3net_claims
-from fashion_lib.experiments.m3net_runs import (
-    DATASETS,
-    ROWS,
-    primary_relevance,
-    run_settings,
-    run_table,
-)
+from fashion_lib.experiments.m3net_runs import DATASETS, run_settings, run_table
 from fashion_lib.metrics import _chunk_metrics, _ranks_by_sort, ranking_metrics
-from fashion_lib.results import paper_table
 from fashion_lib.retrieval import ClassSpaces, multi_granularity_scores
 
 torch.set_num_threads(min(2, torch.get_num_threads()))
 settings = run_settings(profile)
-PAPER = {
-    "DeepFashion": "m3net_table2_deepfashion",
-    "FashionAI": "m3net_table3_fashionai",
-    "DARN": "m3net_table4_darn",
-}
 print(
     f"profile {profile}: seeds {settings.seeds}, {settings.epochs} epoch(s) of "
     f"{settings.triplets_per_epoch} triplets, backbone {settings.backbone} "
@@ -139,7 +130,12 @@ show_source(_ranks_by_sort, _chunk_metrics)
 # no relevant candidate, at $k = 3$:
 
 # %% tags=["nbval-check-output"]
-scores = torch.tensor([[0.9, 0.8, 0.7, 0.6, 0.5, 0.1], [0.3, 0.2, 0.1, 0, 0, 0]])
+scores = torch.tensor(
+    [
+        [0.9, 0.8, 0.7, 0.6, 0.5, 0.1],
+        [0.3, 0.2, 0.1, 0.0, 0.0, 0.0],
+    ]
+)
 relevant = torch.tensor([[1, 0, 1, 0, 0, 1], [0, 0, 0, 0, 0, 0]]).bool()
 found = ranking_metrics(scores, relevant, k=3)
 precisions = [1 / 1, 2 / 3, 3 / 6]  # hits(i) / i at the relevant ranks
@@ -178,7 +174,7 @@ show_source(multi_granularity_scores)
 # Candidate 0 is the most similar in the attribute space, yet ranks third:
 
 # %% tags=["nbval-check-output"]
-attr_cos = torch.tensor([[0.9, 0.1, 0.8, -0.2]])  # cos(varphi_n(q), varphi_n(c))
+attr_cos = torch.tensor([[0.9, 0.1, 0.8, -0.2]])  # attribute-space cosines
 query = ClassSpaces(
     image=torch.tensor([0]),
     class_id=torch.tensor([0]),
@@ -189,7 +185,8 @@ candidates = ClassSpaces(
     class_id=torch.tensor([0, 0, 1]),
     embeddings=torch.tensor([[0.6, 0.8], [1.0, 0.0], [1.0, 0.0]]),
 )
-library = multi_granularity_scores(attr_cos, torch.tensor([0]), torch.arange(4), query, candidates)
+rows = (torch.tensor([0]), torch.arange(4))  # query and candidate rows
+library = multi_granularity_scores(attr_cos, *rows, query, candidates)
 shared = torch.tensor([[False, True, False, True]])  # tier 1
 class_cos = torch.tensor([[0.0, 0.6, 0.0, 1.0]])  # cos in class space 0
 by_hand = torch.where(shared, 3 + class_cos, attr_cos)
@@ -203,19 +200,7 @@ print("ranking:", library.argsort(dim=1, descending=True).tolist()[0])
 
 # %%
 tables = {ds: run_table(ds, profile) for ds in DATASETS}
-provenance = pd.DataFrame(
-    [
-        {
-            "dataset": ds,
-            "runs": df["run_dir"].nunique(),
-            "reused from records": int(df.drop_duplicates("run_dir")["reused"].sum()),
-            "seeds": sorted(df["seed"].unique().tolist()),
-            "train time (s, all runs)": df.drop_duplicates("run_dir")["train_time_s"].sum(),
-        }
-        for ds, df in tables.items()
-    ]
-).set_index("dataset")
-provenance
+run_provenance(tables)
 
 # %% [markdown]
 # ## Tables 2-4, beside the paper
@@ -227,22 +212,9 @@ provenance
 
 
 # %%
-def layout(dataset, relevance=None):
-    """Our table for one dataset in the paper's columns (mean and std over seeds)."""
-    attributes = RETRIEVAL_DATASETS[dataset].names  # in the paper's column order
-    return tb.paper_layout(
-        tables[dataset], relevance or primary_relevance(dataset), attributes, ROWS
-    )
-
-
 for dataset in DATASETS:
-    ours = layout(dataset)
-    paper = paper_table(PAPER[dataset])
-    print(f"{dataset} ({primary_relevance(dataset)}-label relevance) - ours:")
-    display(tb.mean_pm_std(ours))
-    print(f"{dataset}: ours - paper")
-    diff = tb.difference(ours.mean, paper)
-    display(viz.highlight_differences(diff, list(diff.columns)))
+    for table in beside_paper(tables, dataset):
+        display(table)
 
 # %% [markdown]
 # (m3net-claims)=
@@ -283,23 +255,13 @@ verdict_table[shown].round(2)
 # > transcribed table, and the "paper, M3-Net" and "paper, M3-Net_c" rows of DARN show it.
 
 # %%
-gains = pd.DataFrame(
-    {
-        (dataset, f"{source}, {model_name}"): tb.relative_gain(table, model_name, "MODC")[
-            list(tb.OVERALL.values())
-        ]
-        for dataset in DATASETS
-        for source, table in (
-            ("paper", paper_table(PAPER[dataset])),
-            ("ours", layout(dataset).mean),
-        )
-        for model_name in ("M3-Net", "M3-Net_c")
-    }
-).T
+gains = relative_gains(tables)
 darn_c = gains.loc[("DARN", "paper, M3-Net_c")].round(2)
 darn_m3 = gains.loc[("DARN", "paper, M3-Net")].round(2)
-assert (darn_c["MAP@all overall"], darn_c["Recall@100 overall"]) == (16.35, 18.24)
-assert darn_m3["MAP@100 overall"] == 14.59 and darn_m3["MAP@all overall"] != 16.35
+quoted = (darn_c["MAP@all overall"], darn_c["Recall@100 overall"])
+assert quoted == (16.35, 18.24)  # M3-Net_c's gains, quoted as M3-Net's
+assert darn_m3["MAP@100 overall"] == 14.59  # M3-Net's own
+assert darn_m3["MAP@all overall"] != 16.35
 gains.round(2)
 
 # %% [markdown]
@@ -310,19 +272,8 @@ gains.round(2)
 # (M3-Net's Table 2). Multi-label relevance marks more candidates relevant, so MAP rises; what
 # matters is whether the ordering of the rows survives the change.
 
-# %%
-df = tables["DeepFashion"]
-both = (
-    df[df["attribute"] == "overall"]
-    .groupby(["model", "relevance"])["map_all"]
-    .mean()
-    .unstack()
-    .reindex(ROWS)
-)
-both["multi - single"] = both["multi"] - both["single"]
-both["rank (single)"] = both["single"].rank(ascending=False, method="min").astype(int)
-both["rank (multi)"] = both["multi"].rank(ascending=False, method="min").astype(int)
-both.round(2)
+# %% tags=["nbval-check-output"]
+relevance_ranks(tables["DeepFashion"]).round(2)
 
 # %% [markdown]
 # ## Is the gap to the paper's margins a frozen-backbone effect?

@@ -43,6 +43,8 @@ profile = "smoke"
 
 # %% tags=["hide-input"]
 # %matplotlib inline
+from functools import partial
+
 import numpy as np
 import pandas as pd
 import torch
@@ -51,21 +53,22 @@ from IPython.display import display
 from fashion_lib import stats, viz
 from fashion_lib.analysis import cooccurrence as co
 from fashion_lib.analysis import gamma as gm
-from fashion_lib.claims import publish_claims
-from fashion_lib.data.formats.deepfashion import read_deepfashion, within_type
-from fashion_lib.data.retrieval_data import normalise
-from fashion_lib.data.samplers import TripletSampler
-from fashion_lib.evidence import PerQuery
-from fashion_lib.experiments.backbone_pretrain import world_root
-from fashion_lib.experiments.m3net_eval import query_keys
-from fashion_lib.experiments.m3net_runs import (
-    ROW_SPECS,
-    encode_rows,
-    load_row_model,
-    run_settings,
-    run_table,
+from fashion_lib.book.m3net_analysis_pages import (
+    ALL_PAIRS,
+    WITHIN,
+    class_map_runs,
+    cooccurrence_summary,
+    deepfashion_classes,
+    gain_table,
+    gamma_sweeps,
 )
-from fashion_lib.retrieval import RetrievalSide, evaluate_retrieval
+from fashion_lib.book.m3net_analysis_pages import (
+    rate_only_excluded as prior_excluded,
+)
+from fashion_lib.claims import publish_claims
+from fashion_lib.experiments.backbone_pretrain import world_root
+from fashion_lib.experiments.m3net_runs import run_settings, run_table
+from fashion_lib.retrieval import evaluate_retrieval
 
 torch.set_num_threads(min(2, torch.get_num_threads()))
 settings = run_settings(profile)
@@ -97,46 +100,15 @@ print(f"profile {profile}: seeds {settings.seeds}")
 # > images of the dataset's attribute file, as "in the dataset" says.
 
 # %% mystnb={"figure": {"caption": "Pairwise co-occurrence rates of the proxy DeepFashion classes, grouped by attribute type; pairs at or above the cut-off are the co-occurring ones.", "name": "fig-m3net-cooccurrence"}}
-root = world_root(profile)
-df_data = read_deepfashion(root / "DeepFashion")
-kinds = within_type(df_data.attributes)
-sizes = tuple(int(c) for c in np.bincount([v.attr for v in kinds.values()]))
-offsets = np.concatenate([[0], np.cumsum(sizes)[:-1]])
-column = {g: offsets[v.attr] + v.value for g, v in kinds.items()}  # global index -> table column
-labels = np.zeros((len(df_data.images), sum(sizes)), dtype=bool)
-for i, image in enumerate(df_data.images):
-    labels[i, [column[g] for g in image.positives]] = True
-names = [""] * sum(sizes)
-for g, attribute in enumerate(df_data.attributes):
-    names[column[g]] = attribute.name
-pairs = co.cooccurring_pairs(labels)
-within = co.cooccurring_pairs(
-    labels, groups=np.repeat(np.arange(len(sizes)), sizes), within_attribute=True
-)
-old_rule = co.cooccurring_pairs(labels, cutoff=pairs.max_rate * co.PAPER_CUTOFF / co.PAPER_MAX_RATE)
-within_column = "ours (pairs within an attribute)"
-summary = pd.DataFrame(
-    {
-        "paper": co.PAPER_FINDINGS,
-        **{
-            column_name: {
-                "max rate": found.max_rate,
-                "cut-off": found.cutoff,
-                "pairs kept": len(found.pairs),
-                "unique classes": len(found.classes),
-            }
-            for column_name, found in (
-                ("ours (all pairs)", pairs),
-                (within_column, within),
-                ("first version (1/15 of the max rate)", old_rule),
-            )
-        },
-    }
-)
-assert len(pairs.classes) < labels.shape[1], "the co-occurring classes must be a strict subset"
-print(f"{len(labels)} images, {labels.shape[1]} classes, {pairs.num_candidate_pairs} class pairs")
-print("co-occurring classes (all pairs):", ", ".join(names[c] for c in pairs.classes))
-viz.cooccurrence_heatmap(pairs.rates, names, pairs.cutoff, np.repeat(np.arange(len(sizes)), sizes))
+classes = deepfashion_classes(world_root(profile) / "DeepFashion")
+summary, pairs, within = cooccurrence_summary(classes)
+labels, names = classes.labels, classes.names
+assert len(pairs.classes) < labels.shape[1], "co-occurring: a strict subset"
+n_pairs = pairs.num_candidate_pairs
+print(f"{len(labels)} images, {labels.shape[1]} classes, {n_pairs} class pairs")
+kept = ", ".join(names[c] for c in pairs.classes)
+print(f"co-occurring classes (all pairs): {kept}")
+viz.cooccurrence_heatmap(pairs.rates, names, pairs.cutoff, classes.groups)
 
 # %% [markdown]
 # M3-Net's class MAP on the co-occurring classes against all classes, for each seed, with MODC
@@ -144,49 +116,15 @@ viz.cooccurrence_heatmap(pairs.rates, names, pairs.cutoff, np.repeat(np.arange(l
 
 
 # %%
-def recorded(model_name, seed, relevance="multi", metric="map_all"):
-    """One overall DeepFashion metric of one run, as its run record holds it."""
-    df = tables["DeepFashion"]
-    pick = (df["model"] == model_name) & (df["seed"] == seed) & (df["relevance"] == relevance)
-    return df.loc[pick & (df["attribute"] == "overall"), metric].item()
-
-
-def per_query_ap(model_name, seed):
-    """Per-query AP@all (%, multi-label relevance) of one run and its overall MAP@all.
-
-    Keyed "<attribute>|<query index>" as the runs' evidence files (`fashion_lib.evidence`).
-    """
-    row = load_row_model(model_name, "DeepFashion", seed, profile)
-    data = row.dataset
-    q = encode_rows(row.model, row.spec.family, row.eval_inputs, data.queries)
-    c = encode_rows(row.model, row.spec.family, row.eval_inputs, data.candidates)
-    protocol = "attribute" if row.spec.family == "asen" else "multi_granularity"
-    result = evaluate_retrieval(q, c, protocol, "multi", k=settings.k)
-    ap = PerQuery(query_keys(data), 100 * result.per_query["ap_all"])
-    return ap, result.overall["map_all"], data
-
-
-cooc_rows, evidence = [], {}
-for model_name in ("M3-Net", "MODC"):
-    for seed in settings.seeds:
-        ap, overall, data = per_query_ap(model_name, seed)
-        # the per-query evaluation here must reproduce the run record's overall number
-        assert abs(overall - recorded(model_name, seed)) < 1e-6, (model_name, seed)
-        evidence[model_name, seed] = ap
-        queries = data.queries
-        per_class = co.class_map(
-            ap.values, queries.attr.numpy(), queries.labels.numpy(), data.classes_per_attribute
-        )
-        for scope, chosen in (("all pairs", pairs), ("within attribute", within)):
-            found = co.compare_class_map(per_class, chosen.classes)
-            cooc_rows.append({"model": model_name, "seed": seed, "pairs": scope, **vars(found)})
-cooc = pd.DataFrame(cooc_rows)
-print("each run's per-query evaluation reproduced its record's overall MAP@all")
-ours_m3 = cooc[cooc["model"] == "M3-Net"].groupby("pairs")[["map_cooccurring", "relative_gain"]]
-for scope, column in (("all pairs", "ours (all pairs)"), ("within attribute", within_column)):
-    means = ours_m3.mean().loc[scope]
-    summary.loc["MAP@all on co-occurring classes", column] = means["map_cooccurring"]
-    summary.loc["gain over all classes (%)", column] = means["relative_gain"]
+rules = {"all pairs": pairs, "within attribute": within}
+cooc, evidence, data = class_map_runs(profile, tables["DeepFashion"], rules)
+print("each run's per-query evaluation reproduced its record's MAP@all")
+columns = ["map_cooccurring", "relative_gain"]
+m3 = cooc[cooc["model"] == "M3-Net"].groupby("pairs")[columns].mean()
+for scope, column in zip(rules, (ALL_PAIRS, WITHIN), strict=True):
+    mean_map, gain = m3.loc[scope]
+    summary.loc["MAP@all on co-occurring classes", column] = mean_map
+    summary.loc["gain over all classes (%)", column] = gain
 display(summary.round(3))
 cooc
 
@@ -218,28 +156,29 @@ flags = co.cooccurring_queries(
     pairs.classes,
 )
 gain_groups = [
-    co.gain_by_cooccurrence(evidence["M3-Net", seed], evidence["MODC", seed], flags)
+    co.gain_by_cooccurrence(
+        evidence["M3-Net", seed],
+        evidence["MODC", seed],
+        flags,
+    )
     for seed in settings.seeds
 ]
-gains_by_seed = pd.DataFrame(
-    [
-        {"seed": seed, "queries": group, "n": len(g.values), "gain": float(np.nanmean(g.values))}
-        for seed, groups in zip(settings.seeds, gain_groups, strict=True)
-        for group, g in groups.items()
-    ]
-)
-display(gains_by_seed.pivot(index="seed", columns="queries", values=["n", "gain"]).round(2))
+display(gain_table(gain_groups, settings.seeds).round(2))
+ON = "on co-occurring classes than on the others"
+CLAIM = f"M3-Net gains more over MODC {ON}"
 gap = stats.compare_values(*co.gain_gap_values(gain_groups))
 reading_claim = stats.judge([gap], [">"], [stats.delta_for("map_all")]).assign(
     paper="M3-Net",
     source="Sec. 4.3.1, DeepFashion",
     metric="AP@all gain of M3-Net over MODC per query",
-    claim="M3-Net gains more over MODC on co-occurring classes than on the others",
+    claim=CLAIM,
     a="queries with a co-occurring class",
     b="other queries",
 )
-publish_claims("04_m3net_results_analyses", profile, reading_claim, "m3net-cooccurrence")
-reading_claim[["claim", "mean_a", "mean_b", "diff", "lo", "hi", "delta", "verdict", "seeds"]]
+chapter = "04_m3net_results_analyses"
+publish_claims(chapter, profile, reading_claim, "m3net-cooccurrence")
+shown = ["claim", "mean_a", "mean_b", "diff", "lo", "hi", "delta", "verdict"]
+reading_claim[[*shown, "seeds"]]
 
 # %% [markdown]
 # (m3net-gamma)=
@@ -283,73 +222,19 @@ reading_claim[["claim", "mean_a", "mean_b", "diff", "lo", "hi", "delta", "verdic
 # %%
 GAMMAS = (0.05, 0.2, 0.4, 0.6, 0.8, 0.9, 0.95)
 FIRST_VERSION_CAP = 8  # the first version's max_classes
-
-
-def rate_only_excluded(rate, pos_weight, gamma):
-    """Share (%) of an evaluated row's classes that a head knowing only ``rate`` excludes."""
-    rows = torch.cat([data.queries.attr, data.candidates.attr])  # every evaluated row
-    share = gm.prior_excluded_share(rate, rows, data.classes_per_attribute, pos_weight, gamma)
-    return 100 * share
-
-
-sweeps, caps, excluded_rows = [], [], []
-for seed in settings.seeds:
-    row = load_row_model("M3-Net", "DeepFashion", seed, profile)
-    data, model = row.dataset, row.model
-    sides = []
-    for rows in (data.queries, data.candidates):
-        inputs = row.eval_inputs[rows.fid]
-        x = inputs.float() if row.frozen else normalise(inputs)
-        emb = gm.embed_all_classes(model, x, rows.attr)
-        sides.append(
-            (RetrievalSide(emb.attribute_embeddings, rows.attr, rows.value, rows.labels), emb)
-        )
-    points = gm.gamma_sweep(
-        sorted({*GAMMAS, model.config.gamma}),
-        model.config.max_classes,
-        sides[0],
-        sides[1],
-        relevance="multi",
-        k=settings.k,
-    )
-    at_model = next(p for p in points if p.gamma == model.config.gamma)
-    record = recorded("M3-Net", seed)
-    assert abs(at_model.metrics["map_all"] - record) < 1e-3, (at_model.metrics, record)
-    logits, mask = (
-        torch.cat([side[1].logits for side in sides]),
-        torch.cat([side[1].mask for side in sides]),
-    )
-    excluded_rows.append(100 * gm.excluded_per_row(logits, mask, gm.PAPER_GAMMA).numpy())
-    capped = gm.gamma_sweep(
-        [model.config.gamma], FIRST_VERSION_CAP, *sides, relevance="multi", k=settings.k
-    )
-    for label, point in (("no cap (the paper's rule)", at_model), ("cap of 8", capped[0])):
-        caps.append({"seed": seed, "class spaces": label, **gm.as_table([point])[0]})
-    # the prior of a rate-only head: class rates over the rows the head was trained on
-    sampler = TripletSampler(
-        data.train_labels, settings.triplets_per_epoch, seed, ROW_SPECS["M3-Net"].style
-    )
-    sampled = gm.sampled_positive_rate(
-        sampler, data.train_multihot, settings.epochs, settings.batch_triplets
-    )
-    table = gm.as_table(points)
-    for entry, point in zip(table, points, strict=True):
-        entry["excluded % (rate-only head, sampler rows)"] = rate_only_excluded(
-            sampled, settings.deepfashion_pos_weight, point.gamma
-        )
-    sweeps += [{"seed": seed, **r} for r in table]
-image_rate = data.train_multihot.float().mean(dim=0)  # (A, M_max) the first version's pi
-sweep = pd.DataFrame(sweeps).groupby("gamma").mean().drop(columns="seed")
-sweep["excluded % (rate-only head, all images)"] = [
-    rate_only_excluded(image_rate, settings.deepfashion_pos_weight, g) for g in sweep.index
-]
-print(f"the sweep at the model's gamma = {model.config.gamma} reproduces the run records' MAP@all")
+found = gamma_sweeps(profile, tables["DeepFashion"], GAMMAS, FIRST_VERSION_CAP)
+sweep, sides, sampled = found.sweep, found.sides, found.sampled
+data = found.data
+rate_only_excluded = partial(prior_excluded, data)  # (rate, w_p, gamma) -> %
+at = f"the model's gamma = {found.gamma}"
+print(f"the sweep at {at} reproduces the run records' MAP@all")
 sweep.round(2)
 
 # %% mystnb={"figure": {"caption": "Sensitivity to gamma on DeepFashion (mean over seeds): share of classes excluded and the retrieval metrics, with the paper's point.", "name": "fig-m3net-gamma"}}
+excluded = [name for name in sweep.columns if name.startswith("excluded")]
 viz.gamma_curve(
     sweep.index.tolist(),
-    {name: sweep[name].tolist() for name in sweep.columns if name.startswith("excluded")},
+    {name: sweep[name].tolist() for name in excluded},
     metrics={
         "MAP@all": sweep["map_all"].tolist(),
         "MAP@100": sweep["map_k"].tolist(),
@@ -365,8 +250,7 @@ viz.gamma_curve(
 # larger ones; on DeepFashion's ~200 classes per attribute it would bind on most images.
 
 # %%
-cap_table = pd.DataFrame(caps).drop(columns=["seed", "gamma"]).groupby("class spaces").mean()
-cap_table.round(2)
+found.caps.round(2)
 
 # %% [markdown]
 # The paper's figure as a judged claim. The paper gives no tolerance; our rule: the claim holds
@@ -377,22 +261,24 @@ cap_table.round(2)
 
 # %%
 TOLERANCE = 10.0
+OF = "an image's classes"
 bound = gm.PAPER_EXCLUDED - TOLERANCE
-shares = np.stack(excluded_rows)  # (seeds, evaluated rows), percent
-gamma_claim = stats.judge(
-    [stats.compare_values(shares, np.full_like(shares, bound))], [">"], [stats.DELTAS["mass"]]
-).assign(
+shares = found.excluded_rows  # (seeds, evaluated rows), percent
+floor = np.full_like(shares, bound)
+judged = stats.compare_values(shares, floor)
+gamma_claim = stats.judge([judged], [">"], [stats.DELTAS["mass"]]).assign(
     paper="M3-Net",
     source="Sec. 3.1, DeepFashion",
     metric="excluded % (p <= gamma)",
-    claim=f"gamma = {gm.PAPER_GAMMA} excludes at least {bound:g}% of an image's classes",
+    claim=f"gamma = {gm.PAPER_GAMMA} excludes at least {bound:g}% of {OF}",
     a=f"share excluded at gamma = {gm.PAPER_GAMMA}",
     b=f"the paper's {gm.PAPER_EXCLUDED:g}% - {TOLERANCE:g} points",
     paper_a=gm.PAPER_EXCLUDED,
     paper_b=bound,
 )
-publish_claims("04_m3net_results_analyses", profile, gamma_claim, "m3net-gamma")
-gamma_claim[["claim", "mean_a", "diff", "lo", "hi", "verdict", "seeds", "paper_a"]].round(2)
+publish_claims(chapter, profile, gamma_claim, "m3net-gamma")
+shown = ["claim", "mean_a", "diff", "lo", "hi", "verdict", "seeds"]
+gamma_claim[[*shown, "paper_a"]].round(2)
 
 # %% [markdown]
 # ## What this chapter produced
