@@ -39,8 +39,8 @@ def test_m3net_diagram_labels_every_module_with_its_traced_shapes() -> None:
     assert len(calls["cca_a"]) == 3  # the attribute rows, then one call per attribute's pairs
     assert sum(call[0][0] for call in calls["sca_c"]) == pairs
     texts = [t.get_text() for t in m3net_diagram(model, images, attr).axes[0].texts]
-    assert any("sca_c" in t and f"({pairs}, 256, 8, 8)" in t for t in texts)
-    assert any("Eq. 5" in t and f"({pairs}, 256)" in t for t in texts)
+    assert any("sca_c" in t and f"phi_mn ({pairs}, 256, 8, 8)" in t for t in texts)
+    assert any("Eq. 5" in t and f"varphi~_n ({pairs}, 256)" in t for t in texts)
     assert any("Eq. 7" in t for t in texts) and any("Eq. 10" in t for t in texts)
 
 

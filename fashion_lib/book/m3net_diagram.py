@@ -56,17 +56,16 @@ EDGES = [
     ("cca_c", "triplets"),
     ("prototypes", "triplets"),
 ]
-#: What each box computes, in the paper's names.
+#: What each box computes, and the names of the tensors it returns, in the paper's names.
 MEANING = {
-    "backbone": "psi = f(I)",
-    "sca_a": "SCA-A (Alg. 1): alpha_n, phi_n (Eq. 1)",
-    "attribute_maps": "1x1 conv per attribute (M3-Net_c): psi_n",
-    "cca_a": "CCA-A (Alg. 2): x_n (Eq. 2)",
-    "heads": "g_n: P_n(I) (Eq. 3)",
-    "select": "classes with x_mn > gamma",
-    "sca_c": "SCA-C_n: alpha_mn, phi_mn (Eq. 4)",
-    "cca_a_class": "CCA-A on phi_mn (Eq. 5)",
-    "cca_c": "CCA-C_n: x_mn (Eq. 6)",
+    "backbone": ("f: generic representation", ["psi"]),
+    "sca_a": ("SCA-A (Alg. 1, Eq. 1)", ["phi_n", "alpha_n"]),
+    "attribute_maps": ("1x1 conv per attribute (M3-Net_c)", ["psi_n"]),
+    "cca_a": ("CCA-A (Alg. 2, Eq. 2)", ["varphi_n", "beta_n"]),
+    "heads": ("g_n (Eq. 3)", ["logits of P_n(I)", "mask"]),
+    "sca_c": ("SCA-C_n (Eq. 4)", ["phi_mn", "alpha_mn"]),
+    "cca_a_class": ("CCA-A on phi_mn (Eq. 5)", ["varphi~_n", "beta_n"]),
+    "cca_c": ("CCA-C_n (Eq. 6)", ["varphi_mn", "beta_mn"]),
 }
 LOSSES = {
     "multilabel": "L_M, weighted BCE\n(Eq. 7)",
@@ -159,8 +158,11 @@ def _combined(calls: Sequence[list[tuple[int, ...]]]) -> list[tuple[int, ...]]:
     return [(sum(c[i][0] for c in calls), *shape[1:]) for i, shape in enumerate(first)]
 
 
-def _label(name: str, what: str, calls: Sequence[list[tuple[int, ...]]]) -> str:
-    return f"{name}\n{what}\n" + "\n".join(f"-> {s}" for s in _combined(calls))
+def _label(name: str, box: str, calls: Sequence[list[tuple[int, ...]]]) -> str:
+    what, outputs = MEANING[box]
+    shapes = _combined(calls)
+    lines = [f"{o} {s}" for o, s in zip(outputs, shapes, strict=False)]
+    return f"{name}\n{what}\n" + "\n".join(lines)
 
 
 def m3net_diagram(model: M3Net, images: Tensor, attr_ids: Tensor) -> Figure:
@@ -180,12 +182,12 @@ def m3net_diagram(model: M3Net, images: Tensor, attr_ids: Tensor) -> Figure:
     cfg = model.config
     labels = {"images": f"images I\n{tuple(images.shape)}"}
     for name, shapes in calls.items():
-        labels[name] = _label(name, MEANING[name], shapes)
+        labels[name] = _label(name, name, shapes)
     if len(calls.get("cca_a", [])) > 1:  # then the class branch's calls (Eq. 5)
-        labels["cca_a"] = _label("cca_a", MEANING["cca_a"], calls["cca_a"][:1])
-        labels["cca_a_class"] = _label("cca_a", MEANING["cca_a_class"], calls["cca_a"][1:])
+        labels["cca_a"] = _label("cca_a", "cca_a", calls["cca_a"][:1])
+        labels["cca_a_class"] = _label("cca_a", "cca_a_class", calls["cca_a"][1:])
     pairs = tuple(out.pair_image.shape)
-    labels["select"] = f"select_classes\n{MEANING['select']} = {cfg.gamma}\n-> pairs {pairs}"
+    labels["select"] = f"select_classes\nclasses with x_mn > gamma = {cfg.gamma}\npairs {pairs}"
     labels |= LOSSES
     colours = {name: COLOURS[KINDS.get(name, "attribute")] for name in labels}
     fig = Figure(figsize=(13.5, 6.4))
