@@ -11,7 +11,15 @@ import pytest
 
 from fashion_lib import paths
 
-CLEAN = ("06_fashionsap_design", "07_fashionsap_pretraining")
+CLEAN = (
+    "02_m3net_architecture",
+    "03_m3net_training",
+    "04_m3net_results",
+    "04_m3net_results_analyses",
+    "05_m3net_figures",
+    "06_fashionsap_design",
+    "07_fashionsap_pretraining",
+)
 HIDDEN = {"hide-input", "hide-cell", "remove-input", "remove-cell"}
 MAX_VISIBLE_LINES = 150
 MAX_COLUMNS = 80
