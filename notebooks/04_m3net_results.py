@@ -328,6 +328,58 @@ for ex_seeds in {len(settings.seeds): settings.seeds, 1: settings.seeds[:1]}.val
     }
 pd.DataFrame(ex_width).fillna(0).round(2)
 
+# %% [markdown] tags=["exercise"]
+# ### Exercise 4: rank in the attribute space alone
+#
+# M3-Net's rows rank class-first (above). Rank the test queries of the first seed's M3-Net on
+# DeepFashion by the attribute representations alone (`protocol="attribute"`) and compare
+# MAP@all, MAP@100 and Recall@100 with the class-first ranking. **Predict** which protocol
+# scores higher, and what that says about the head's high-likelihood classes.
+
+# %% tags=["solution", "hide-cell"]
+# Prediction: class-first scores higher when the classes the head opens are mostly right (then
+# tier 1 holds mostly relevant candidates); the attribute space alone wins when they are not.
+# Reasoning: class-first only reorders: it lifts the candidates that share a predicted class with
+# the query above all others. With multi-label relevance a shared true class makes a candidate
+# relevant, so the lift helps exactly as far as the predicted classes are true ones.
+from fashion_lib.experiments.m3net_runs import encode_rows, load_row_model
+from fashion_lib.retrieval import evaluate_retrieval
+
+ex_row = load_row_model("M3-Net", "DeepFashion", settings.seeds[0], profile)
+ex_sides = [
+    encode_rows(ex_row.model, "m3net", ex_row.eval_inputs, rows)
+    for rows in (ex_row.dataset.queries, ex_row.dataset.candidates)
+]
+pd.DataFrame(
+    {
+        protocol: evaluate_retrieval(*ex_sides, protocol, "multi", k=settings.k).overall
+        for protocol in ("multi_granularity", "attribute")
+    }
+).round(2)
+
+# %% [markdown] tags=["exercise"]
+# ### Exercise 5: ASEN's truncated MAP@100
+#
+# ASEN's scorer divides the top-100 sum by $R$, all of a query's relevant candidates, where we
+# divide by $\min(R, 100)$. Score the rankings of Exercise 4 (class-first) with both
+# denominators (`normalize="all"` and `"min"`). **Predict** how each MAP@100 compares with
+# MAP@all.
+
+# %% tags=["solution", "hide-cell"]
+# Prediction: with R as the denominator MAP@100 is never above MAP@all; with min(R, 100) it can be
+# above it, as the paper's tables print.
+# Reasoning: with the same denominator R, the top-100 sum is a part of the full sum, so each
+# query's truncated AP is at most its AP@all; dividing by min(R, 100) < R when R > 100 lifts it,
+# which is the only way MAP@100 can exceed MAP@all.
+pd.DataFrame(
+    {
+        f"normalize={rule!r}": evaluate_retrieval(
+            *ex_sides, "multi_granularity", "multi", k=settings.k, normalize=rule
+        ).overall
+        for rule in ("all", "min")
+    }
+).round(2)
+
 # %% [markdown]
 # ## Provenance
 #

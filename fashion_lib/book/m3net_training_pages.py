@@ -261,20 +261,18 @@ def last_stage_reading(verdicts: pd.DataFrame, paper_margin: float) -> str:
     return said + "The experiment cannot tell at this budget: the interval spans both answers."
 
 
+def _line_panels(data: pd.DataFrame, y: str, hue: str, col: str, **style) -> sns.FacetGrid:
+    """Lines of `y` against the step, one panel per `col` value, each with its own y axis."""
+    facets = {"sharey": False}
+    return sns.relplot(
+        data=data, x="step", y=y, hue=hue, col=col, kind="line", facet_kws=facets, **style
+    )
+
+
 def selection_curves(selection: pd.DataFrame) -> sns.FacetGrid:
     """Validation MAP@all against the step, one panel per family, one line per rate."""
-    grid = sns.relplot(
-        data=selection,
-        x="step",
-        y="map_all",
-        hue="lr",
-        col="family",
-        kind="line",
-        marker="o",
-        palette="viridis",
-        facet_kws={"sharey": False},
-        height=3.0,
-        aspect=1.1,
+    grid = _line_panels(
+        selection, "map_all", "lr", "family", marker="o", palette="viridis", height=3.0, aspect=1.1
     )
     grid.set_axis_labels("training step", "validation MAP@all (%)")
     return grid
@@ -282,17 +280,8 @@ def selection_curves(selection: pd.DataFrame) -> sns.FacetGrid:
 
 def loss_curves(profile: str) -> sns.FacetGrid:
     """The training loss of the first seed of every row, one panel per dataset."""
-    grid = sns.relplot(
-        data=first_seed_curves(profile),
-        x="step",
-        y="loss",
-        hue="model",
-        col="dataset",
-        kind="line",
-        facet_kws={"sharey": False},
-        height=3.2,
-        aspect=1.2,
-    )
+    curves = first_seed_curves(profile)
+    grid = _line_panels(curves, "loss", "model", "dataset", height=3.2, aspect=1.2)
     seed = run_settings(profile).seeds[0]
     grid.figure.suptitle(f"Training loss, seed {seed}, profile {profile}", y=1.03)
     return grid
