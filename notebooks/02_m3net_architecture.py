@@ -150,7 +150,8 @@ record("SCA-A", "phi_n = alpha_n * psi", phi)
 library = sca(psi, attr_ids)
 check_equal("alpha_n (Alg. 1)", alpha, library.attention)
 check_equal("phi_n (Eq. 1)", phi, library.attended)
-check_equal("sum of each map", alpha.sum(dim=(1, 2)), torch.ones(len(x)))
+ones = torch.ones(len(x))  # (B,)
+check_equal("alpha_n sums to 1 over h x w", alpha.sum(dim=(1, 2)), ones)
 
 # %% [markdown]
 # ## Channel-wise Conditional Attention (Algorithm 2)
@@ -178,9 +179,9 @@ record("CCA-A", "q2 = relu(W2 E2(A_n))", q2)
 hidden = F.relu(cca.w3(torch.cat([q1, q2], dim=1)))  # (B, c')
 beta = torch.sigmoid(cca.w4(hidden))  # (B, c)
 record("CCA-A", "beta_n", beta)
-x_attr = beta * q1  # (B, c), Eq. 2
-record("CCA-A", "varphi_n (attribute rep.)", x_attr)
-check_equal("varphi_n (Eq. 2)", x_attr, cca(phi, attr_ids).attended, atol=1e-5)
+varphi_n = beta * q1  # (B, c), Eq. 2
+record("CCA-A", "varphi_n (attribute rep.)", varphi_n)
+check_equal("varphi_n (Eq. 2)", varphi_n, cca(phi, attr_ids).attended, 1e-5)
 
 # %% [markdown]
 # ## The multi-label head and the threshold gamma (Eq. 3)
@@ -214,7 +215,7 @@ show_source(MultiLabelHeads.forward, select_classes)
 # selection by hand (every class above $\gamma$, or the top-1 class when none is):
 
 # %% tags=["nbval-check-output"]
-logits, mask = model.heads(x_attr, attr_ids)  # (B, M_max) each
+logits, mask = model.heads(varphi_n, attr_ids)  # (B, M_max) each
 record("head", "logits P_n (padded)", logits)
 record("head", "mask of real classes", mask)
 gamma = model.config.gamma
