@@ -48,7 +48,7 @@ import pandas as pd
 import torch
 from IPython.display import display
 
-from fashion_lib.analysis.attention_score import score_attention
+from fashion_lib.analysis.attention_score import attention_mass, score_attention
 from fashion_lib.analysis.ranking import rank_queries
 from fashion_lib.book.m3net_figure_pages import (
     attention_maps,
@@ -62,6 +62,7 @@ from fashion_lib.book.m3net_figure_pages import (
     ranking_sides,
     top_k_precision,
 )
+from fashion_lib.book.teach import check_equal, show_source
 from fashion_lib.experiments.m3net_runs import load_row_model, run_settings
 
 torch.set_num_threads(min(2, torch.get_num_threads()))
@@ -122,6 +123,31 @@ for name in MODELS:
 # > Scoring is exact for maps constant within a cell (the mask is area-pooled to the map's grid).
 # > Textures, fabrics and styles are scored against the torso and shapes against the hem line,
 # > the parts that show them in the proxy renderer (`fashion_lib.data.atelier.labels`).
+#
+# With a map $\alpha$ over the $h \times w$ cells (normalised to sum to 1) and
+# $\mathrm{cover}_j$ the fraction of cell $j$'s pixels inside the part's mask:
+#
+# $$\mathrm{mass} = \sum_{j=1}^{h \times w} \alpha_j\, \mathrm{cover}_j, \qquad
+#   \mathrm{area} = \frac{|\mathrm{part}|}{H W}, \qquad
+#   \mathrm{lift} = \frac{\mathrm{mass}}{\mathrm{area}}$$
+
+# %%
+show_source(attention_mass)
+
+# %% [markdown]
+# A 2 x 2 map over a 4 x 4 image whose part covers the top-left cell and half of the
+# top-right one:
+
+# %% tags=["nbval-check-output"]
+alpha = torch.tensor([[[0.5, 0.25], [0.25, 0.0]]])  # (1, h, w)
+mask = torch.zeros(1, 4, 4, dtype=torch.bool)  # (1, H, W)
+mask[0, :2, :2] = True  # the whole top-left cell
+mask[0, :2, 2] = True  # half of the top-right cell
+cover = torch.tensor([[1.0, 0.5], [0.0, 0.0]])
+found = attention_mass(alpha, mask)
+check_equal("mass", (alpha[0] * cover).sum(), found.mass[0])
+check_equal("area", 6 / 16, found.area[0])
+check_equal("lift", 0.625 / 0.375, found.lift[0])
 
 # %%
 if has_masks:
