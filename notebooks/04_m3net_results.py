@@ -148,9 +148,8 @@ check_equal("R@3", torch.tensor([r_3, 0.0]), found.recall_k)
 check_equal("MAP@all (mean over queries)", ap_all / 2, found.ap_all.mean())
 
 # %% [markdown]
-# > **Our choices where the paper is silent.** $\mathrm{AP@}k$ divides by $\min(R, k)$: the paper
-# > prints MAP@100 *above* MAP@all, which ASEN's truncated scorer (dividing by $R$) cannot give.
-# > A query with no relevant candidate stays in the mean with 0.
+# The second query scores 0 and stays in the mean; dividing AP@k by $\min(R, k)$ rather than
+# by $R$ is our choice (above).
 #
 # ## Class-first ranking (multi-granularity retrieval)
 #
