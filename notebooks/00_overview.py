@@ -133,23 +133,30 @@ pd.Series(environment, name="value").to_frame()
 # %% [markdown]
 # ## Exercises
 #
-# Write down your prediction first, then open the solution: its first lines give the prediction
-# and the reasoning, and the code computes the answer from the library's settings.
-
+# Each exercise asks for a prediction and has a try-it cell holding the one value to change. Write
+# the prediction down, then open the **Solution**: the prediction and its reasoning in prose, and
+# the code that measures what happens at the try-it value (in JupyterLab, change the value and run
+# the solution's cells again). The solution's code reads the profiles' settings from the library.
 # %% [markdown] tags=["exercise"]
-# ### Exercise 1: from `smoke` to `cpu`
+# ### Exercise 0.1: from `smoke` to `cpu`
 #
 # Change the profile from `smoke` to `cpu`. **Predict** which of the proxy world's settings grow,
 # which stay, how many M3-Net training steps one row gets, and how many M3-Net runs chapter 03
 # trains (7 rows on 3 datasets, once per seed).
 
-# %% tags=["solution", "hide-cell"]
-# Prediction: the image counts grow by one to two orders of magnitude while the image size stays
+# %% tags=["try-it"]
+try_profile = "cpu"  # the profile to compare with smoke
+
+# %% [markdown] tags=["solution"]
+# **Prediction.** The image counts grow by one to two orders of magnitude while the image size stays
 # at 64 px; a row trains for hundreds of steps instead of a handful, and chapter 03 trains five
 # times as many runs (five seeds instead of one).
-# Reasoning: `cpu` is the reference run on a 2-core machine: more data and longer training make the
+#
+# **Reasoning.** `cpu` is the reference run on a 2-core machine: more data and longer training make the
 # numbers meaningful, the small images and the frozen backbone keep it within an hour, and five
 # seeds let every verdict rest on an interval over trainings as well as test queries.
+
+# %% tags=["solution"]
 from fashion_lib.data.taxonomy import RETRIEVAL_DATASETS
 from fashion_lib.experiments.m3net_settings import ROWS, RUN_SETTINGS
 
@@ -158,10 +165,10 @@ ex_scale = pd.DataFrame(
         name: {  # a dataset's images over its three splits
             k: getattr(v, "total", v) for k, v in vars(get_profile(name).data).items()
         }
-        for name in ("smoke", "cpu")
+        for name in ("smoke", try_profile)
     }
 )
-ex_scale["cpu / smoke"] = ex_scale["cpu"] / ex_scale["smoke"]
+ex_scale[f"{try_profile} / smoke"] = ex_scale[try_profile] / ex_scale["smoke"]
 display(ex_scale.round(1))
 ex_datasets = len(RETRIEVAL_DATASETS)
 pd.DataFrame(
@@ -173,7 +180,7 @@ pd.DataFrame(
             "backbone": "frozen" if s.frozen else "trained",
         }
         for name, s in RUN_SETTINGS.items()
-        if name in ("smoke", "cpu")
+        if name in ("smoke", try_profile)
     }
 )
 

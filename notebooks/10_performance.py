@@ -328,17 +328,29 @@ else:
 
 # %% [markdown]
 # ## Exercises
-
+#
+# Each exercise asks for a prediction and has a try-it cell holding the one value to change. Write
+# the prediction down, then open the **Solution**: the prediction and its reasoning in prose, and
+# the code that measures what happens at the try-it value (in JupyterLab, change the value and run
+# the solution's cells again). Each solution reuses the chapter's timing helpers at the sizes of
+# section 3.
 # %% [markdown] tags=["exercise"]
-# **Exercise 1: the cut-off k.** Evaluate the second-largest gallery of section 3 again with
+# ### Exercise 10.1: the cut-off k
+#
+# Evaluate the second-largest gallery of section 3 again with
 # k = 10 instead of 100. Before you run it, predict: does the vectorised time change? Does the loop's?
 # Do MAP@all values change? Then observe.
 
-# %% tags=["solution", "hide-cell"]
+# %% tags=["try-it"]
+try_k = 10  # the cut-off k (section 3: 100)
+
+# %% [markdown] tags=["solution"]
 # The vectorised path sorts every row whatever k is, and the loop walks the whole ranking for
 # AP@all, so neither time should move by more than the noise; AP@all does not depend on k at all.
+
+# %% tags=["solution"]
 q_big, c_big = cost.retrieval_problem(size["queries"], size["galleries"][-2], seed=0)
-for k in (100, 10):
+for k in (100, try_k):
     t = cost.time_call(lambda k=k: evaluate_retrieval(q_big, c_big, k=k), 3, 1, CLOCK)
     overall = t.value.overall
     print(
@@ -347,25 +359,32 @@ for k in (100, 10):
     )
 
 # %% [markdown] tags=["exercise"]
-# **Exercise 2: many ties.** Make the embeddings coarse (`dim=8, levels=3`), so that most scores
+# ### Exercise 10.2: many ties
+#
+# Make the embeddings coarse (`dim=8, levels=3`), so that most scores
 # are tied. Predict what happens to the vectorised time and whether the two evaluations still
 # agree. Two effects pull in opposite directions: rows whose relevant scores are tied leave the
 # binary-search path for a stable arg-sort of the whole row, but rows with few distinct values sort
 # faster. Then observe which one wins.
 
-# %% tags=["solution", "hide-cell"]
+# %% tags=["try-it"]
+try_coarse = (8, 3)  # (dim, levels) of the coarse embeddings
+
+# %% [markdown] tags=["solution"]
 # Both evaluations still agree to the last bit: both rank tied candidates by index. The timing
 # says which of the two effects wins on this machine.
+
+# %% tags=["solution"]
 n = size["galleries"][-2]
 seconds = {}
-for dim, levels in ((64, 127), (8, 3)):
+for dim, levels in ((64, 127), try_coarse):
     q, c = cost.retrieval_problem(size["queries"], n, seed=0, dim=dim, levels=levels)
     t = cost.time_call(lambda q=q, c=c: evaluate_retrieval(q, c, k=100), 3, 1, CLOCK)
     ref = cost.reference_retrieval(q, c, k=100)
     diff = max(np.abs(t.value.per_query[m] - ref[m]).max() for m in ref)
     seconds[dim] = t.median
     print(f"dim={dim:2d}, levels={levels:3d}: vectorised {t.median:.4f} s, max |diff| {diff:.1e}")
-print(f"coarse / fine time: {seconds[8] / seconds[64]:.2f}")
+print(f"coarse / fine time: {seconds[try_coarse[0]] / seconds[64]:.2f}")
 
 # %% [markdown]
 # ## Provenance
