@@ -137,6 +137,7 @@ pd.Series(environment, name="value").to_frame()
 # the prediction down, then open the **Solution**: the prediction and its reasoning in prose, and
 # the code that measures what happens at the try-it value (in JupyterLab, change the value and run
 # the solution's cells again). The solution's code reads the profiles' settings from the library.
+
 # %% [markdown] tags=["exercise"]
 # ### Exercise 0.1: from `smoke` to `cpu`
 #

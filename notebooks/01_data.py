@@ -395,6 +395,7 @@ for fmt, name in (
 # the code that measures what happens at the try-it value (in JupyterLab, change the value and run
 # the solution's cells again). Its budget is fixed: 200 DARN products at 32 px, the same in every
 # profile.
+
 # %% [markdown] tags=["exercise"]
 # ### Exercise 1.1: more label noise
 #

@@ -388,6 +388,7 @@ print(
 # the code that measures what happens at the try-it value (in JupyterLab, change the value and run
 # the solution's cells again). It runs on the same untrained network and batch as the cells above,
 # in a few milliseconds in every profile.
+
 # %% [markdown] tags=["exercise"]
 # ### Exercise 2.1: gamma = 0.5
 #

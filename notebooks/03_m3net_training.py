@@ -505,6 +505,7 @@ else:
 # `EXERCISE_STEPS` steps of 16 triplets on FashionAI (`fashion_lib.exercises.train_variant`),
 # recorded and reused like every other run; the analyses of a trained row use `EXERCISE_TRIPLETS`
 # seeded training triplets.
+
 # %%
 import torch
 

@@ -595,6 +595,7 @@ gamma_claim[["claim", "mean_a", "diff", "lo", "hi", "verdict", "seeds", "paper_a
 # the code that measures what happens at the try-it value (in JupyterLab, change the value and run
 # the solution's cells again). Each solution reuses what the chapter computed above (no training, no
 # new encoding).
+
 # %% [markdown] tags=["exercise"]
 # ### Exercise 4.1: w_p = 1 on DeepFashion
 #

@@ -334,6 +334,7 @@ pd.DataFrame(precision).T.round(2)
 # the code that measures what happens at the try-it value (in JupyterLab, change the value and run
 # the solution's cells again). Each solution reuses the maps and rankings computed above (no
 # training); the attention exercises need the part masks of the proxy world.
+
 # %% [markdown] tags=["exercise"]
 # ### Exercise 5.1: a uniform map
 #

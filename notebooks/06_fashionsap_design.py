@@ -359,6 +359,7 @@ parameter_counts(model).to_frame()
 # the code that measures what happens at the try-it value (in JupyterLab, change the value and run
 # the solution's cells again). None of them trains: they use the chapter's tokenizer, rows and
 # untrained model, and run in seconds on every profile.
+
 # %% [markdown] tags=["exercise"]
 # ### Exercise 6.1: random words instead of antonyms in TRP
 #
@@ -372,7 +373,7 @@ parameter_counts(model).to_frame()
 
 # %% tags=["try-it"]
 def try_antonyms(word):
-    """Where TRP looks for a word's antonyms: nowhere (WordNet's are the default)."""
+    """TRP's antonyms of `word`: none (the default asks WordNet)."""
     return []
 
 

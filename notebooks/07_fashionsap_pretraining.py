@@ -524,6 +524,7 @@ display(Markdown(f"Total training time of this chapter: {total}."))
 # the solution's cells again). Each changes one thing in the pre-trained FashionSAP of seed 0
 # (`full_model` above) or in its held-out batches; nothing is trained, and each solution runs the
 # model on one validation batch, in seconds on every profile.
+
 # %% [markdown] tags=["exercise"]
 # ### Exercise 7.1: no momentum distillation
 #

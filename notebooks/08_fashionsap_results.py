@@ -317,6 +317,7 @@ display(pd.DataFrame(errata))
 # the solution's cells again). They share the ITS embeddings of the validation split under the
 # retrieval-fine-tuned FashionSAP of the first seed, computed once in the first solution (no
 # training; a few seconds on every profile).
+
 # %% [markdown] tags=["exercise"]
 # ### Exercise 8.1: fewer negatives in the subset protocol
 #

@@ -395,6 +395,7 @@ viz.attention_overlays(
 # the code that measures what happens at the try-it value (in JupyterLab, change the value and run
 # the solution's cells again). They reuse the chapter's run records, tables and Grad-CAM scores; at
 # most one retrieval model is loaded, and each solution runs in seconds on every profile.
+
 # %% [markdown] tags=["exercise"]
 # ### Exercise 9.1: judge the claims by their means
 #
