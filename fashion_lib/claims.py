@@ -39,6 +39,7 @@ import yaml
 
 from fashion_lib import paths, stats
 from fashion_lib.atomic import write_text
+from fashion_lib.book.chapters import chapter_title
 from fashion_lib.errors import ConfigError, DataError
 
 __all__ = [
@@ -321,14 +322,6 @@ def _chapter_parts(toc_path: Path) -> dict[str, str]:
     }
 
 
-def _title(source: Path) -> str:
-    """The first markdown heading of a jupytext chapter."""
-    for line in source.read_text(encoding="utf-8").splitlines():
-        if line.startswith("# # "):
-            return line[4:].strip()
-    return source.stem
-
-
 def scoreboard(
     profile: str,
     notebooks_dir: Path = paths.NOTEBOOKS_DIR,
@@ -366,7 +359,7 @@ def scoreboard(
                 {
                     "paper": paper,
                     "source": "",
-                    "claim": f"the claims of {_title(source)}",
+                    "claim": f"the claims of {chapter_title(source)}",
                     "verdict": NOT_RUN,
                     "chapter": stem,
                     "command": f"python -m fashion_lib book run --profile {profile} "

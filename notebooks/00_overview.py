@@ -35,7 +35,7 @@
 # %% tags=["parameters"]
 profile = "smoke"
 
-# %%
+# %% tags=["hide-input"]
 import platform
 import sys
 from dataclasses import asdict
@@ -47,7 +47,7 @@ from IPython.display import display
 
 import fashion_lib
 from fashion_lib import paths
-from fashion_lib.book.runner import discover
+from fashion_lib.book.chapters import chapter_title, discover
 from fashion_lib.profiles import PROFILES, get_profile
 
 settings = get_profile(profile)
@@ -61,14 +61,6 @@ print(f"profile: {settings.name} - {settings.description}")
 
 
 # %%
-def chapter_title(source):
-    """First markdown heading of a jupytext percent source."""
-    for line in source.read_text(encoding="utf-8").splitlines():
-        if line.startswith("# # "):
-            return line[4:].strip()
-    return source.stem
-
-
 chapters = pd.DataFrame(
     [
         {
@@ -92,7 +84,12 @@ chapters
 # %%
 profiles = pd.DataFrame(
     [
-        {"profile": p.name, "proxy data": p.proxy, **asdict(p.data), "purpose": p.description}
+        {
+            "profile": p.name,
+            "proxy data": p.proxy,
+            **asdict(p.data),
+            "purpose": p.description,
+        }
         for p in PROFILES.values()
     ]
 ).set_index("profile")
@@ -192,7 +189,7 @@ pd.DataFrame(
 # configuration hash, seed), the commit of the code, the chapter's wall time and peak memory, and
 # the machine.
 
-# %%
+# %% tags=["hide-input"]
 from fashion_lib.book.provenance import provenance_block
 
 provenance_block(profile)

@@ -118,7 +118,9 @@ print(f"median {1000 * timing.median:.1f} ms; the result is sorted: {ordered}")
 
 # %%
 world = world_rates(profile, size.world_images, size.world_repeats, clock=CLOCK)
-display(world.round({"render_s": 3, "write_s": 3, "images_per_s": 1}))
+world.round({"render_s": 3, "write_s": 3, "images_per_s": 1})
+
+# %% tags=["hide-input"]
 display(Markdown(pages.world_summary(world, size.world_repeats)))
 
 # %% [markdown]
@@ -143,6 +145,8 @@ steps.round({"ms_per_step": 1, "ms_min": 1, "ms_max": 1})
 # %% mystnb={"figure": {"caption": "Median CPU milliseconds per optimizer step of every model at the profile's sizes (one thread); the whiskers span the timed steps.", "name": "fig-step-times"}}
 pages.step_time_figure(steps)
 plt.show()
+
+# %% tags=["hide-input"]
 display(Markdown(pages.step_summary(m3, sap)))
 
 # %% [markdown]
@@ -192,6 +196,8 @@ scaling
 # %% mystnb={"figure": {"caption": "Evaluation CPU time against gallery size (log-log) for the vectorised metrics and the per-query loop, and their speed ratio.", "name": "fig-eval-scaling"}}
 pages.eval_scaling_figure(scaling)
 plt.show()
+
+# %% tags=["hide-input"]
 display(Markdown(pages.scaling_summary(scaling)))
 
 # %% [markdown]
@@ -214,6 +220,8 @@ ran = chapters[chapters["status"] == "run"]
 if not ran.empty:
     pages.chapter_cost_figure(ran)
     plt.show()
+
+# %% tags=["hide-input"]
 display(Markdown(pages.chapter_summary(chapters, profile)))
 
 # %% [markdown]

@@ -43,6 +43,7 @@ from nbclient.exceptions import CellTimeoutError, DeadKernelError
 from papermill.exceptions import PapermillExecutionError
 
 from fashion_lib import paths
+from fashion_lib.book.chapters import discover
 from fashion_lib.book.preflight import preflight
 from fashion_lib.book.progress import BookProgress
 from fashion_lib.book.solutions import strip_solutions, wrap_solutions
@@ -69,11 +70,6 @@ class NotebookRun:
     name: str
     output: Path
     seconds: float
-
-
-def discover(notebooks_dir: Path = paths.NOTEBOOKS_DIR) -> list[Path]:
-    """Return the chapter sources `NN_name.py` in reading order."""
-    return sorted(p for p in notebooks_dir.glob("[0-9][0-9]_*.py"))
 
 
 def select(sources: Sequence[Path], only: Sequence[str]) -> list[Path]:
