@@ -38,7 +38,6 @@ profile = "smoke"
 # %% tags=["hide-input"]
 import platform
 import sys
-from dataclasses import asdict
 from pathlib import Path
 
 import pandas as pd
@@ -47,6 +46,7 @@ from IPython.display import display
 
 import fashion_lib
 from fashion_lib import paths
+from fashion_lib.book import landing
 from fashion_lib.book.chapters import chapter_title, discover
 from fashion_lib.profiles import PROFILES, get_profile
 
@@ -82,17 +82,7 @@ chapters
 # GPU; `paper` uses the real datasets and the papers' settings on several GPUs.
 
 # %%
-profiles = pd.DataFrame(
-    [
-        {
-            "profile": p.name,
-            "proxy data": p.proxy,
-            **asdict(p.data),
-            "purpose": p.description,
-        }
-        for p in PROFILES.values()
-    ]
-).set_index("profile")
+profiles = landing.profile_table(PROFILES.values())
 profiles
 
 # %% [markdown]

@@ -5,6 +5,7 @@
   and FashionSAP's (an image with its description), drawn by the proxy world in a second.
 - `READING_PATHS` and `reading_paths()`: which chapters, in which order, for a student, an
   instructor and an engineer.
+- `profile_table(profiles)`: what each profile is (proxy data or not, sizes, purpose).
 - `chapter_table(profiles)`: every chapter's number, title and recorded wall time per profile
   (`fashion_lib.book.timings`; "not measured" where a profile never ran here).
 """
@@ -12,7 +13,8 @@
 from __future__ import annotations
 
 import textwrap
-from dataclasses import dataclass
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -24,8 +26,16 @@ from fashion_lib.book.timings import time_table
 from fashion_lib.data.atelier.draw import Knobs, draw_fashiongen
 from fashion_lib.data.atelier.gallery import fashionai_examples
 from fashion_lib.data.atelier.labels import FASHIONAI_TASKS
+from fashion_lib.profiles import Profile
 
-__all__ = ["READING_PATHS", "ReadingPath", "chapter_table", "reading_paths", "task_figure"]
+__all__ = [
+    "READING_PATHS",
+    "ReadingPath",
+    "chapter_table",
+    "profile_table",
+    "reading_paths",
+    "task_figure",
+]
 
 GREEN, RED = (0.17, 0.62, 0.33), (0.82, 0.29, 0.36)
 
@@ -115,6 +125,15 @@ def reading_paths() -> pd.DataFrame:
             for p in READING_PATHS
         ]
     ).set_index("reader")
+
+
+def profile_table(profiles: Iterable[Profile]) -> pd.DataFrame:
+    """One row per profile: proxy data or not, its data sizes, and its purpose."""
+    rows = [
+        {"profile": p.name, "proxy data": p.proxy, **asdict(p.data), "purpose": p.description}
+        for p in profiles
+    ]
+    return pd.DataFrame(rows).set_index("profile")
 
 
 def chapter_table(profiles: tuple[str, ...] = ("smoke", "cpu", "gpu", "paper")) -> pd.DataFrame:
