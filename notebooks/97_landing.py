@@ -36,6 +36,7 @@ profile = "smoke"
 # %% tags=["hide-input"]
 # %matplotlib inline
 import matplotlib.pyplot as plt
+import pandas as pd
 from IPython.display import Markdown, display
 
 from fashion_lib.book import landing
@@ -43,7 +44,8 @@ from fashion_lib.claims import NOT_RUN, scoreboard
 from fashion_lib.profiles import get_profile
 
 settings = get_profile(profile)
-print(f"profile: {settings.name} - {settings.description}")
+pd.set_option("display.max_colwidth", None)  # whole titles and paths
+print(f"profile: {settings.name}")
 
 # %% [markdown]
 # ## The task in one picture

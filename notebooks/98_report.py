@@ -22,6 +22,7 @@
 profile = "smoke"
 
 # %% tags=["hide-input"]
+import pandas as pd
 from IPython.display import Markdown, display
 
 from fashion_lib.book import landing, report
@@ -32,7 +33,8 @@ settings = get_profile(profile)
 board = scoreboard(profile)
 head = report.headline(board)
 records = report.current_records(profile)
-print(f"profile: {settings.name} - {settings.description}")
+pd.set_option("display.max_colwidth", None)  # whole titles and paths
+print(f"profile: {settings.name}")
 
 # %% [markdown]
 # ## Reproducibility summary
@@ -88,7 +90,7 @@ report.claim_scope(board)
 # **Profiles.** One name sets the data, the model sizes, the training length and the seeds:
 
 # %% tags=["hide-input"]
-landing.profile_table(PROFILES.values())
+landing.profile_table(PROFILES.values())[["proxy data", "image_size", "purpose"]]
 
 # %% [markdown]
 # **Judging.** A claim's verdict comes from an interval of the paired difference (a hierarchical
