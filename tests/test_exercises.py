@@ -282,8 +282,8 @@ def test_no_solutions_book_holds_no_solution_text(tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
     page = (site / "_build" / "html" / "book" / f"{source.stem}.html").read_text("utf-8")
     assert "Exercise 0.1" in page and "tag_try-it" in page
-    text = BeautifulSoup(page, "html.parser").get_text()
-    assert "Solution" not in text and "Prediction." not in text
+    soup = BeautifulSoup(page, "html.parser")
+    assert not soup.select("details.solution") and "Prediction." not in soup.get_text()
     shown = [line for line in solution_lines if line.lstrip("# ") in page]
     assert not shown, f"solution text in the instructors' book: {shown[:3]}"
 

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 import fashion_lib
-from fashion_lib import stats
+from fashion_lib import paths, stats
 from fashion_lib.book import landing, report
 from fashion_lib.book.chapters import chapter_title, discover, is_chapter
 from fashion_lib.book.runner import run_notebook
@@ -47,7 +47,17 @@ def test_a_malformed_times_file_names_itself(runs_dir: Path) -> None:
         chapter_times("smoke")
 
 
-def test_the_runner_records_each_chapter_time(tmp_path: Path) -> None:
+def test_the_runner_records_each_chapter_time(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Only the book's own chapters are recorded: here a folder standing in for notebooks/."""
+    monkeypatch.setattr(paths, "NOTEBOOKS_DIR", tmp_path)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    other = elsewhere / "01_other.py"
+    other.write_text('# %% tags=["parameters"]\nprofile = "cpu"\n', "utf-8")
+    run_notebook(other, "smoke", out_dir=tmp_path / "out", failed_dir=tmp_path / "bad")
+    assert chapter_times("smoke") == {}
     source = tmp_path / "00_tiny.py"
     source.write_text('# %% tags=["parameters"]\nprofile = "cpu"\n\n# %%\nx = 1\n', "utf-8")
     run = run_notebook(source, "smoke", out_dir=tmp_path / "out", failed_dir=tmp_path / "bad")

@@ -24,12 +24,6 @@ def _write(folder: Path, name: str, body: str) -> Path:
     return path
 
 
-@pytest.fixture(autouse=True)
-def _runs_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The runner records chapter times under the runs folder: keep the project's untouched."""
-    monkeypatch.setenv("FASHION_RUNS_DIR", str(tmp_path / "runs"))
-
-
 @pytest.fixture
 def chapters(tmp_path: Path) -> Path:
     src = tmp_path / "notebooks"

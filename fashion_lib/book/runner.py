@@ -11,10 +11,11 @@ resident memory of the kernel's process tree (`peak_rss_mb`), the source's sha25
 finished. Kernels see `FASHION_BOOK_OUT`, the publish folder, so a chapter can read the metadata of
 the chapters published before it.
 
-Each run also records the chapter's time under its profile (`fashion_lib.book.timings`), for the
-landing page. With `solutions=False` (``make book SOLUTIONS=0``, the instructors' book) every
-exercise's solution cells are removed before the chapter runs; otherwise each exercise's solution
-is published inside one "Solution" dropdown (`fashion_lib.book.solutions`).
+Each run of one of the book's own sources (`notebooks/`) also records the chapter's time under its
+profile (`fashion_lib.book.timings`), for the landing page. With `solutions=False` (``make book
+SOLUTIONS=0``, the instructors' book) every exercise's solution cells are removed before the
+chapter runs; otherwise each exercise's solution is published inside one "Solution" dropdown
+(`fashion_lib.book.solutions`).
 
 An interrupted `run_book` resumes at its first unfinished notebook (`fashion_lib.book.progress`).
 Before the first chapter, `fashion_lib.book.preflight` checks the real datasets the chapters need
@@ -267,8 +268,11 @@ def run_notebook(
         }
         nbformat.write(nb, out_nb)
         os.replace(out_nb, published)
-    meta = nb.metadata["fashion_book"]
-    record_time(profile, name, {k: v for k, v in meta.items() if k not in ("profile", "source")})
+    if source.parent.resolve() == paths.NOTEBOOKS_DIR.resolve():  # the book's, not a test's
+        meta = nb.metadata["fashion_book"]
+        record_time(
+            profile, name, {k: v for k, v in meta.items() if k not in ("profile", "source")}
+        )
     return NotebookRun(name=name, output=published, seconds=seconds)
 
 
