@@ -37,7 +37,7 @@ profile = "smoke"
 # %matplotlib inline
 import matplotlib.pyplot as plt
 import pandas as pd
-from IPython.display import Markdown, display
+from IPython.display import HTML, Markdown, display
 
 from fashion_lib.book import landing
 from fashion_lib.claims import NOT_RUN, scoreboard
@@ -64,11 +64,11 @@ plt.show()
 # %% [markdown]
 # ## Where to start
 #
-# Pick the row that fits you. Chapter numbers link to the pages in the sidebar; 98 is the
-# reproducibility report.
+# Pick the row that fits you; each chapter number links to its page (98 is the reproducibility
+# report).
 
 # %% tags=["hide-input"]
-landing.reading_paths()
+display(HTML(landing.reading_paths_html()))
 
 # %% [markdown]
 # **Prerequisites.** Python with numpy and pandas; PyTorch modules, autograd and optimisers; what a

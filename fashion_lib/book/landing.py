@@ -3,8 +3,8 @@
 - `task_figure(seed, size)`: M3-Net's task (a query image and an attribute; the gallery images a
   perfect retriever returns first share the query's value of that attribute, the others follow)
   and FashionSAP's (an image with its description), drawn by the proxy world in a second.
-- `READING_PATHS` and `reading_paths()`: which chapters, in which order, for a student, an
-  instructor and an engineer.
+- `READING_PATHS`, `reading_paths()` and `reading_paths_html()`: which chapters, in which order,
+  for a student, an instructor and an engineer (as a table whose chapter numbers link to pages).
 - `profile_table(profiles)`: what each profile is (proxy data or not, sizes, purpose).
 - `chapter_table(profiles)`: every chapter's number, title and recorded wall time per profile
   (`fashion_lib.book.timings`; "not measured" where a profile never ran here).
@@ -34,6 +34,7 @@ __all__ = [
     "chapter_table",
     "profile_table",
     "reading_paths",
+    "reading_paths_html",
     "task_figure",
 ]
 
@@ -117,14 +118,29 @@ READING_PATHS = (
 )
 
 
+def _link(number: str, pages: dict[str, str]) -> str:
+    """A chapter number as a link to its page beside the landing page (plain if unknown)."""
+    return f'<a href="{pages[number]}.html">{number}</a>' if number in pages else number
+
+
 def reading_paths() -> pd.DataFrame:
-    """The reading paths as a table: reader, goal, chapters in order, then."""
-    return pd.DataFrame(
-        [
-            {"reader": p.reader, "goal": p.goal, "read": " → ".join(p.chapters), "then": p.then}
-            for p in READING_PATHS
-        ]
-    ).set_index("reader")
+    """The reading paths as a table: reader, goal, chapters in order (linked), then."""
+    pages = {s.stem[:2]: s.stem for s in discover(paths.NOTEBOOKS_DIR)}
+    rows = [
+        {
+            "reader": p.reader,
+            "goal": p.goal,
+            "read": " → ".join(_link(n, pages) for n in p.chapters),
+            "then": p.then,
+        }
+        for p in READING_PATHS
+    ]
+    return pd.DataFrame(rows).set_index("reader")
+
+
+def reading_paths_html() -> str:
+    """`reading_paths` as HTML, its chapter numbers linking to their pages."""
+    return reading_paths().to_html(escape=False, border=0)
 
 
 def profile_table(profiles: Iterable[Profile]) -> pd.DataFrame:
