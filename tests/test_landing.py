@@ -123,3 +123,13 @@ def test_report_headline_counts_each_verdict_once() -> None:
     assert list(shares.index) == ["M3-Net", "FashionSAP"]
     assert shares.loc["M3-Net", stats.HELD] == pytest.approx(200 / 3, abs=0.1)
     assert report.claim_scope(board)["claims"].tolist() == [3, 2]
+
+
+def test_profile_table_counts_each_dataset_s_images() -> None:
+    from fashion_lib.profiles import PROFILES
+
+    table = landing.profile_table(PROFILES.values())
+    assert list(table.index) == list(PROFILES)
+    smoke = PROFILES["smoke"].data
+    assert table.loc["smoke", "deepfashion"] == smoke.deepfashion.total
+    assert table.loc["cpu", "deepfashion"] > table.loc["smoke", "deepfashion"]

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import textwrap
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -144,9 +144,17 @@ def reading_paths_html() -> str:
 
 
 def profile_table(profiles: Iterable[Profile]) -> pd.DataFrame:
-    """One row per profile: proxy data or not, its data sizes, and its purpose."""
+    """One row per profile: proxy data or not, image size, images per dataset, and its purpose.
+
+    A dataset's count sums its splits (train, validation, test).
+    """
     rows = [
-        {"profile": p.name, "proxy data": p.proxy, **asdict(p.data), "purpose": p.description}
+        {
+            "profile": p.name,
+            "proxy data": p.proxy,
+            **{k: getattr(v, "total", v) for k, v in vars(p.data).items()},
+            "purpose": p.description,
+        }
         for p in profiles
     ]
     return pd.DataFrame(rows).set_index("profile")
