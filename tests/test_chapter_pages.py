@@ -11,8 +11,17 @@ import pytest
 
 from fashion_lib import paths
 
-CLEAN = ("06_fashionsap_design", "07_fashionsap_pretraining")
-HIDDEN = {"hide-input", "hide-cell", "remove-input", "remove-cell"}
+CLEAN = (
+    "00_overview",
+    "06_fashionsap_design",
+    "07_fashionsap_pretraining",
+    "10_performance",
+    "97_landing",
+    "98_report",
+    "99_scoreboard",
+)
+# An exercise's solution cells are published inside a collapsed "Solution" dropdown.
+HIDDEN = {"hide-input", "hide-cell", "remove-input", "remove-cell", "solution"}
 MAX_VISIBLE_LINES = 150
 MAX_COLUMNS = 80
 
