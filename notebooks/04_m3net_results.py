@@ -295,27 +295,37 @@ relevance_ranks(tables["DeepFashion"]).round(2)
 # %% [markdown]
 # ## Exercises
 #
-# Each exercise changes one thing and reuses what the chapter computed above (no training, no new
-# encoding). Write down your prediction, then open the solution: its first lines give the
-# prediction and the reasoning, and the code measures the effect.
+# Each exercise asks for a prediction and has a try-it cell holding the one value to change. Write
+# the prediction down, then open the **Solution**: the prediction and its reasoning in prose, and
+# the code that measures what happens at the try-it value (in JupyterLab, change the value and run
+# the solution's cells again). Each solution reuses what the chapter computed above (no training, no
+# new encoding).
 
 # %% [markdown] tags=["exercise"]
-# ### Exercise 2: judge the claims on one seed
+# ### Exercise 4.1: judge the claims on one seed
 #
 # Keep only the first seed of every row and judge the MAP@all claims of the verdict table again
 # with the same rule. **Predict** whether the intervals get wider or narrower with one seed, and
 # what that makes of the verdicts.
 
-# %% tags=["solution", "hide-cell"]
-# Prediction: narrower, and more claims come out "held" or "reversed". Reasoning: with one seed the
+# %% tags=["try-it"]
+try_seeds = 1  # seeds kept per row
+
+# %% [markdown] tags=["solution"]
+# **Prediction.** Narrower, and more claims come out "held" or "reversed". Reasoning: with one seed the
 # interval covers only the sampling of test queries, not the spread between trainings (the result
 # says so in its note), so it is too narrow for a claim about the method; a decisive verdict on one
 # seed is not a more reliable one. In the smoke profile there is one seed, so both columns agree.
+
+# %% tags=["solution"]
 from fashion_lib.experiments.m3net_runs import row_evidence
 
 ex_claims = [c for c in m3net_claims.TABLE_CLAIMS if c.metric == "MAP@all overall"]
 ex_width = {}
-for ex_seeds in {len(settings.seeds): settings.seeds, 1: settings.seeds[:1]}.values():
+for ex_seeds in {
+    len(settings.seeds): settings.seeds,
+    try_seeds: settings.seeds[:try_seeds],
+}.values():
     ex_judged = m3net_claims.judge_claims(
         ex_claims,
         profile,
@@ -328,19 +338,27 @@ for ex_seeds in {len(settings.seeds): settings.seeds, 1: settings.seeds[:1]}.val
 pd.DataFrame(ex_width).fillna(0).round(2)
 
 # %% [markdown] tags=["exercise"]
-# ### Exercise 4: rank in the attribute space alone
+# ### Exercise 4.2: rank in the attribute space alone
 #
 # M3-Net's rows rank class-first (above). Rank the test queries of the first seed's M3-Net on
-# DeepFashion by the attribute representations alone (`protocol="attribute"`) and compare
-# MAP@all, MAP@100 and Recall@100 with the class-first ranking. **Predict** which protocol
-# scores higher, and what that says about the head's high-likelihood classes.
+# DeepFashion with another protocol, for instance by the attribute representations alone
+# (`"attribute"`), and compare MAP@all, MAP@100 and Recall@100 with the class-first ranking.
+# **Predict** which protocol scores higher, and what that says about the head's
+# high-likelihood classes.
 
-# %% tags=["solution", "hide-cell"]
-# Prediction: class-first scores higher when the classes the head opens are mostly right (then
-# tier 1 holds mostly relevant candidates); the attribute space alone wins when they are not.
-# Reasoning: class-first only reorders: it lifts the candidates that share a predicted class with
-# the query above all others. With multi-label relevance a shared true class makes a candidate
-# relevant, so the lift helps exactly as far as the predicted classes are true ones.
+# %% tags=["try-it"]
+try_protocol = "attribute"  # or "multi_granularity", the rows' own
+
+# %% [markdown] tags=["solution"]
+# **Prediction.** Class-first scores higher when the classes the head opens are mostly right
+# (then tier 1 holds mostly relevant candidates); the attribute space alone wins when they are
+# not.
+#
+# **Reasoning.** Class-first only reorders: it lifts the candidates that share a predicted class
+# with the query above all others. With multi-label relevance a shared true class makes a
+# candidate relevant, so the lift helps exactly as far as the predicted classes are true ones.
+
+# %% tags=["solution"]
 from fashion_lib.experiments.m3net_runs import encode_rows, load_row_model
 from fashion_lib.retrieval import evaluate_retrieval
 
@@ -352,30 +370,36 @@ ex_sides = [
 pd.DataFrame(
     {
         protocol: evaluate_retrieval(*ex_sides, protocol, "multi", k=settings.k).overall
-        for protocol in ("multi_granularity", "attribute")
+        for protocol in ("multi_granularity", try_protocol)
     }
 ).round(2)
 
 # %% [markdown] tags=["exercise"]
-# ### Exercise 5: ASEN's truncated MAP@100
+# ### Exercise 4.3: ASEN's truncated MAP@100
 #
 # ASEN's scorer divides the top-100 sum by $R$, all of a query's relevant candidates, where we
-# divide by $\min(R, 100)$. Score the rankings of Exercise 4 (class-first) with both
+# divide by $\min(R, 100)$. Score the class-first rankings of Exercise 4.2 with both
 # denominators (`normalize="all"` and `"min"`). **Predict** how each MAP@100 compares with
 # MAP@all.
 
-# %% tags=["solution", "hide-cell"]
-# Prediction: with R as the denominator MAP@100 is never above MAP@all; with min(R, 100) it can be
-# above it, as the paper's tables print.
-# Reasoning: with the same denominator R, the top-100 sum is a part of the full sum, so each
-# query's truncated AP is at most its AP@all; dividing by min(R, 100) < R when R > 100 lifts it,
-# which is the only way MAP@100 can exceed MAP@all.
+# %% tags=["try-it"]
+try_normalize = "all"  # "all" (ASEN: R), "min" (ours: min(R, k)) or "hits"
+
+# %% [markdown] tags=["solution"]
+# **Prediction.** With $R$ as the denominator MAP@100 is never above MAP@all; with
+# $\min(R, 100)$ it can be above it, as the paper's tables print.
+#
+# **Reasoning.** With the same denominator $R$, the top-100 sum is a part of the full sum, so
+# each query's truncated AP is at most its AP@all; dividing by $\min(R, 100) < R$ when
+# $R > 100$ lifts it, which is the only way MAP@100 can exceed MAP@all.
+
+# %% tags=["solution"]
 pd.DataFrame(
     {
         f"normalize={rule!r}": evaluate_retrieval(
             *ex_sides, "multi_granularity", "multi", k=settings.k, normalize=rule
         ).overall
-        for rule in ("all", "min")
+        for rule in dict.fromkeys((try_normalize, "min"))
     }
 ).round(2)
 

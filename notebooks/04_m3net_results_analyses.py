@@ -293,12 +293,14 @@ gamma_claim[[*shown, "paper_a"]].round(2)
 # %% [markdown]
 # ## Exercises
 #
-# Each exercise changes one thing and reuses what the chapter computed above (no training, no new
-# encoding). Write down your prediction, then open the solution: its first lines give the
-# prediction and the reasoning, and the code measures the effect.
+# Each exercise asks for a prediction and has a try-it cell holding the one value to change. Write
+# the prediction down, then open the **Solution**: the prediction and its reasoning in prose, and
+# the code that measures what happens at the try-it value (in JupyterLab, change the value and run
+# the solution's cells again). Each solution reuses what the chapter computed above (no training, no
+# new encoding).
 
 # %% [markdown] tags=["exercise"]
-# ### Exercise 1: w_p = 1 on DeepFashion
+# ### Exercise 4.1: w_p = 1 on DeepFashion
 #
 # The gamma curve "rate-only head (sampler rows)" is the head that only knows each class's rate in
 # its training rows, trained with w_p = 100. Set w_p to 1 (FashionAI's and DARN's weight) and
@@ -306,37 +308,49 @@ gamma_claim[[*shown, "paper_a"]].round(2)
 # share at the paper's gamma = 0.8.
 
 
-# %% tags=["solution", "hide-cell"]
-# Prediction: with w_p = 1 the rate-only head excludes (almost) every class at gamma = 0.8, and many
+# %% tags=["try-it"]
+try_pos_weight = 1.0  # w_p of Eq. 7 (DeepFashion's: 100)
+
+# %% [markdown] tags=["solution"]
+# **Prediction.** With w_p = 1 the rate-only head excludes (almost) every class at gamma = 0.8, and many
 # more than with w_p = 100 at every gamma.
-# Reasoning: with w_p = 1, Eq. 7's optimum is p* = pi, the class's rate in the head's rows, and no
+#
+# **Reasoning.** With w_p = 1, Eq. 7's optimum is p* = pi, the class's rate in the head's rows, and no
 # proxy class is on 80% of its attribute's rows; w_p = 100 lifts p* to 100 pi / (100 pi + 1 - pi),
 # above 0.8 for any class on more than about 4% of the rows.
+
+# %% tags=["solution"]
 print(f"largest rate of a proxy class in the head's rows: {float(sampled.max()):.2f}")
 pd.DataFrame(
     {
         f"w_p = {w:g}": [rate_only_excluded(sampled, w, g) for g in sweep.index]
-        for w in (settings.deepfashion_pos_weight, 1.0)
+        for w in (settings.deepfashion_pos_weight, try_pos_weight)
     },
     index=sweep.index,
 ).round(1)
 
 # %% [markdown] tags=["exercise"]
-# ### Exercise 3: a cut-off past the end of the list
+# ### Exercise 4.2: a cut-off past the end of the list
 #
 # Score the last seed's M3-Net in its attribute space (the embeddings of the gamma sweep) with
 # the cut-off k of MAP@k and Recall@k raised from 100 to the number of candidates. **Predict**
 # Recall@k, and how MAP@k relates to MAP@all.
 
-# %% tags=["solution", "hide-cell"]
-# Prediction: Recall@k is 100 % for every query, MAP@k equals MAP@all, and MAP@all itself does not
+# %% tags=["try-it"]
+try_k = 10**6  # the cut-off k (capped at the number of candidates)
+
+# %% [markdown] tags=["solution"]
+# **Prediction.** Recall@k is 100 % for every query, MAP@k equals MAP@all, and MAP@all itself does not
 # change with k.
-# Reasoning: with k at least the number of a query's candidates, the top k is the whole ranking, so
+#
+# **Reasoning.** With k at least the number of a query's candidates, the top k is the whole ranking, so
 # every relevant candidate is found; MAP@k sums precision at the relevant positions of the top k
 # and divides by min(R, k) = R, which is the average precision of the full ranking.
+
+# %% tags=["solution"]
 ex_q, ex_c = sides[0][0], sides[1][0]  # attribute-space queries and candidates
 ex_metrics = {}
-for ex_k in (settings.k, len(ex_c.attr_ids)):
+for ex_k in (settings.k, min(try_k, len(ex_c.attr_ids))):
     ex_found = evaluate_retrieval(ex_q, ex_c, protocol="attribute", relevance="multi", k=ex_k)
     ex_metrics[f"k = {ex_k}"] = {
         "MAP@all": ex_found.overall["map_all"],
@@ -346,22 +360,29 @@ for ex_k in (settings.k, len(ex_c.attr_ids)):
 pd.DataFrame(ex_metrics).T.round(4)
 
 # %% [markdown] tags=["exercise"]
-# ### Exercise 6: half the paper's share of classes
+# ### Exercise 4.3: a smaller share of co-occurring classes
 #
 # The cut-off keeps the pairs that cover the paper's share of the classes (12.2%). Halve that
 # share and compare the class MAP of M3-Net and MODC (first seed) on the classes kept with their
 # mean over all classes. **Predict** how many classes are kept and how the gain over all classes
 # moves for each model.
 
-# %% tags=["solution", "hide-cell"]
-# Prediction: about half as many classes, and a gain over all classes that moves the same way for
-# M3-Net and MODC.
-# Reasoning: a higher cut-off keeps only the pairs of the most frequent classes (a class on many
-# images co-occurs with many others), and frequency changes the AP of any model: a frequent class
-# has more relevant candidates. A change that both models share is the data's, not M3-Net's.
+# %% tags=["try-it"]
+try_share = co.PAPER_CLASS_SHARE / 2  # share of the classes the pairs cover
+
+# %% [markdown] tags=["solution"]
+# **Prediction.** About half as many classes, and a gain over all classes that moves the same
+# way for M3-Net and MODC.
+#
+# **Reasoning.** A higher cut-off keeps only the pairs of the most frequent classes (a class on
+# many images co-occurs with many others), and frequency changes the AP of any model: a frequent
+# class has more relevant candidates. A change that both models share is the data's, not
+# M3-Net's.
+
+# %% tags=["solution"]
 ex_query = data.queries
 ex_rows = {}
-for ex_share in (co.PAPER_CLASS_SHARE, co.PAPER_CLASS_SHARE / 2):
+for ex_share in (co.PAPER_CLASS_SHARE, try_share):
     ex_cut = co.class_share_cutoff(pairs.rates, ex_share)
     ex_kept = co.cooccurring_pairs(labels, cutoff=ex_cut).classes
     for ex_model in ("M3-Net", "MODC"):

@@ -12,6 +12,7 @@ import pytest
 from fashion_lib import paths
 
 CLEAN = (
+    "00_overview",
     "02_m3net_architecture",
     "03_m3net_training",
     "04_m3net_results",
@@ -19,8 +20,13 @@ CLEAN = (
     "05_m3net_figures",
     "06_fashionsap_design",
     "07_fashionsap_pretraining",
+    "10_performance",
+    "97_landing",
+    "98_report",
+    "99_scoreboard",
 )
-HIDDEN = {"hide-input", "hide-cell", "remove-input", "remove-cell"}
+# An exercise's solution cells are published inside a collapsed "Solution" dropdown.
+HIDDEN = {"hide-input", "hide-cell", "remove-input", "remove-cell", "solution"}
 MAX_VISIBLE_LINES = 150
 MAX_COLUMNS = 80
 
