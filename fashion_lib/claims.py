@@ -225,6 +225,9 @@ def _claim_from_row(row: dict) -> Claim:
 def publish_claims(chapter: str, profile: str, table: pd.DataFrame, anchor: str) -> Path:
     """Record a chapter's verdicts for the scoreboard (replacing the anchor's earlier section).
 
+    An anchor names one place in the book: a section under the same anchor in another chapter's
+    ledger (left there when the section moved to this chapter) is removed.
+
     Args:
         chapter: the chapter's stem, e.g. ``"04_m3net_results"`` (``notebooks/<chapter>.py``).
         profile: the profile the verdicts were computed in.
@@ -249,6 +252,11 @@ def publish_claims(chapter: str, profile: str, table: pd.DataFrame, anchor: str)
     ledger = {"version": LEDGER_VERSION, "chapter": chapter, "profile": profile}
     ledger["sections"] = sections
     write_text(path, json.dumps(ledger, indent=1, allow_nan=False) + "\n")
+    for other in sorted(claims_dir(profile).glob("*.json")):  # a section moved between chapters
+        if other != path and _current(other):
+            old = _read_ledger(other)
+            if old["sections"].pop(anchor, None) is not None:
+                write_text(other, json.dumps(old, indent=1, allow_nan=False) + "\n")
     return path
 
 

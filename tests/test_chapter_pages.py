@@ -13,6 +13,11 @@ from fashion_lib import paths
 
 CLEAN = (
     "00_overview",
+    "02_m3net_architecture",
+    "03_m3net_training",
+    "04_m3net_results",
+    "04_m3net_results_analyses",
+    "05_m3net_figures",
     "06_fashionsap_design",
     "07_fashionsap_pretraining",
     "10_performance",
