@@ -300,7 +300,7 @@ gamma_claim[[*shown, "paper_a"]].round(2)
 # new encoding).
 
 # %% [markdown] tags=["exercise"]
-# ### Exercise 4.1: w_p = 1 on DeepFashion
+# ### Exercise 4.4: w_p = 1 on DeepFashion
 #
 # The gamma curve "rate-only head (sampler rows)" is the head that only knows each class's rate in
 # its training rows, trained with w_p = 100. Set w_p to 1 (FashionAI's and DARN's weight) and
@@ -330,7 +330,7 @@ pd.DataFrame(
 ).round(1)
 
 # %% [markdown] tags=["exercise"]
-# ### Exercise 4.2: a cut-off past the end of the list
+# ### Exercise 4.5: a cut-off past the end of the list
 #
 # Score the last seed's M3-Net in its attribute space (the embeddings of the gamma sweep) with
 # the cut-off k of MAP@k and Recall@k raised from 100 to the number of candidates. **Predict**
@@ -360,7 +360,7 @@ for ex_k in (settings.k, min(try_k, len(ex_c.attr_ids))):
 pd.DataFrame(ex_metrics).T.round(4)
 
 # %% [markdown] tags=["exercise"]
-# ### Exercise 4.3: a smaller share of co-occurring classes
+# ### Exercise 4.6: a smaller share of co-occurring classes
 #
 # The cut-off keeps the pairs that cover the paper's share of the classes (12.2%). Halve that
 # share and compare the class MAP of M3-Net and MODC (first seed) on the classes kept with their

@@ -4,10 +4,11 @@ Static checks read the sources (notebooks/*.py) through jupytext: a "Learning ob
 near the top with 3-5 "you can" bullets and a "Symbols used" line whose {term} roles name terms of
 the glossary; an "Exercises" section (before "Provenance") where each exercise is, in this order,
 a markdown cell tagged "exercise" headed "### Exercise N.M: ..." (N the chapter's number, M
-counting from 1) that asks for a prediction, one visible code cell tagged "try-it" (the one value
-to change), then the solution: a markdown cell tagged "solution" with the prediction in prose and
-the code cells tagged "solution". Chapters 02-09 have at least three exercises, the others at
-least one. The book's own pages (landing, report, scoreboard: numbers 90-99) are not chapters.
+counting from 1 across the chapter's files) that asks for a prediction, one visible code cell
+tagged "try-it" (the one value to change), then the solution: a markdown cell tagged "solution"
+with the prediction in prose and the code cells tagged "solution". Chapters 02-09 have at least
+three exercises, the others at least one. The book's own pages (landing, report, scoreboard:
+numbers 90-99) are not chapters.
 
 `fashion_lib.book.solutions` is checked on a hand-made notebook, and the instructors' book on one
 real chapter run with ``--no-solutions`` and rendered by Jupyter Book: no solution text at all.
@@ -46,6 +47,12 @@ TERM = re.compile(r"\{term\}`([^`]+)`")
 
 def _number(source: Path) -> int:
     return int(source.stem.split("_", 1)[0])
+
+
+def _first_exercise(source: Path) -> int:
+    """M of the file's first exercise: a chapter split over several files numbers on across them."""
+    earlier = [s for s in SOURCES if _number(s) == _number(source) and s.stem < source.stem]
+    return 1 + sum(len(_exercises(_cells(s))) for s in earlier)
 
 
 def _tags(cell: dict) -> set[str]:
@@ -214,7 +221,7 @@ def test_exercises_have_a_try_it_cell_and_a_prose_solution(source: Path) -> None
     assert starts[0] < min(positions) and max(positions) < ends[0], (
         f"{source.name}: exercises must sit between '## Exercises' and '## Provenance'"
     )
-    for n, exercise in enumerate(found, 1):
+    for n, exercise in enumerate(found, _first_exercise(source)):
         where = f"{source.name}, exercise {n}"
         prompt = exercise.prompt
         assert prompt["cell_type"] == "markdown", f"{where}: not a markdown cell"

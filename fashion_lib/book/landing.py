@@ -125,7 +125,9 @@ def _link(number: str, pages: dict[str, str]) -> str:
 
 def reading_paths() -> pd.DataFrame:
     """The reading paths as a table: reader, goal, chapters in order (linked), then."""
-    pages = {s.stem[:2]: s.stem for s in discover(paths.NOTEBOOKS_DIR)}
+    pages: dict[str, str] = {}
+    for source in discover(paths.NOTEBOOKS_DIR):  # a split chapter links to its first file
+        pages.setdefault(source.stem[:2], source.stem)
     rows = [
         {
             "reader": p.reader,
