@@ -11,7 +11,12 @@ import pytest
 
 from fashion_lib import paths
 
-CLEAN = ("06_fashionsap_design", "07_fashionsap_pretraining")
+CLEAN = (
+    "06_fashionsap_design",
+    "07_fashionsap_pretraining",
+    "08_fashionsap_results",
+    "09_fashionsap_ablation",
+)
 HIDDEN = {"hide-input", "hide-cell", "remove-input", "remove-cell"}
 MAX_VISIBLE_LINES = 150
 MAX_COLUMNS = 80

@@ -104,3 +104,12 @@ def test_fashionsap_against_the_reference_row_is_its_own_family() -> None:
     fashiongen = judged[judged["source"].isin(["Table 2", "Table 3", "Table 5"])]
     assert (fashiongen["verdict"] == "held").all()  # (fake TMIR: the same ranks for both)
     assert judged["paper_b"].isna().all()  # the paper prints no reference row
+
+
+def test_chapter_08_claims_name_rows_and_columns_of_their_tables() -> None:
+    claims = sc.results_claims("small_cnn", "resnet34_c4")
+    assert len(claims) == 15 and claims[3].claim == "small_cnn beats resnet34_c4 (subset)"
+    assert claims[4].a == "FashionSAP(Resnet50)" and claims[4].table == "table2"
+    for c in claims:
+        spec = sc.TABLES[c.table]
+        assert {c.a, c.b} <= set(spec.rows) and c.metric in spec.columns

@@ -10,6 +10,7 @@
   `claims.publish_claims` takes.
 - ``gradcam_evidence(scores, variant, kind, seeds)``: Grad-CAM scores as `PerQuery`s, for evidence
   a chapter measures itself and judges with `fashion_lib.judging.judge_entries`.
+- ``results_claims(main_encoder, resnet_encoder)``: the claims of Tables 2-5 (chapter 08).
 - ``versus_reference(profile, seeds=None, load=None)``: FashionSAP against the linear reference row
   (`fashionsap_reference`) on one headline column per task (``VERSUS_REFERENCE``), judged as one
   family of its own: what the machinery buys. The paper makes no such claim; not for the ledger.
@@ -49,6 +50,7 @@ __all__ = [
     "gradcam_evidence",
     "judge_claims",
     "paper_value",
+    "results_claims",
     "versus_reference",
 ]
 
@@ -204,6 +206,34 @@ def gradcam_evidence(
             keys = keys + "|" + part["word"] + "|" + part["part"] + "|" + occurrence
         out.append(PerQuery(keys.to_numpy(str), 100.0 * part["mass"].to_numpy(float)))
     return out
+
+
+def results_claims(main_encoder: str, resnet_encoder: str) -> list[SAPClaim]:
+    """The paper's claims on Tables 2-5, with the two image encoders' names (chapter 08)."""
+    sap, albef, r50 = "FashionSAP", "ALBEF [17]", "FashionSAP(Resnet50)"
+    vit = f"{main_encoder} beats {resnet_encoder}"
+    claims = []
+    for table, protocol in (("table2", "subset"), ("table3", "full")):
+        claims += [
+            SAPClaim(
+                table, f"FashionSAP beats the ALBEF-style baseline ({protocol})", sap, albef, m
+            )
+            for m in ("Mean R@1", "I2T R@1", "T2I R@1")
+        ]
+        claims.append(SAPClaim(table, f"{vit} ({protocol})", sap, r50, "Mean R@1"))
+    claims.insert(
+        4, SAPClaim("table2", "FashionSAP(Resnet50) beats ALBEF (subset)", r50, albef, "Mean R@1")
+    )
+    baseline = "ALBEF-style (ours)"
+    claims += [
+        SAPClaim("table4", "FashionSAP beats the baseline on TMIR", sap, baseline, m)
+        for m in ("Mean R@10", "Mean R@50")
+    ]
+    claims += [
+        SAPClaim("table5", "FashionSAP beats the baseline on CR/SCR", sap, baseline, m)
+        for m in ("CR Acc", "CR Macro-F", "SCR Acc", "SCR Macro-F")
+    ]
+    return claims
 
 
 def versus_reference(

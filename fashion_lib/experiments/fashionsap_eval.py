@@ -72,6 +72,7 @@ __all__ = [
     "chance_tmir",
     "embedding_spread",
     "encode_retrieval",
+    "encode_tmir",
     "first_choices",
     "full_protocol",
     "full_ranks",
@@ -513,6 +514,15 @@ def score_tmir(
 ) -> Scored:
     """R@1/5/10/50 per FashionIQ category (``<category>/r<k>``), their mean (``mean/r<k>``), the
     percent of queries whose target ties (``<category>/tied``), and ``tmir/rank`` evidence."""
+    return tmir_scored(split, *encode_tmir(model, split, text, size, batch))
+
+
+@torch.no_grad()
+def encode_tmir(
+    model: FashionSAPTMIR, split: FashionIQSplit, text: TextProcessor, size: int, batch: int
+) -> tuple[Tensor, Tensor]:
+    """Query embeddings (T, E) of every triplet (``split.triplets`` order) and target embeddings
+    (A, E) of every image (``split.asins`` order)."""
     model.eval()
     targets = torch.cat(
         [
@@ -527,7 +537,7 @@ def score_tmir(
         tb = text.collate([t.sample for t in part], rng)
         ref = model_input(split.pixels[[t.candidate for t in part]], size)
         queries.append(model.encode_query(ref, tb.input_ids, tb.attention_mask))
-    return tmir_scored(split, torch.cat(queries), targets)
+    return torch.cat(queries), targets
 
 
 def tmir_scored(split: FashionIQSplit, queries: Tensor, targets: Tensor) -> Scored:
