@@ -168,7 +168,7 @@ def result_rows_figure(rows: Sequence[ResultRow], cell: float = 1.3) -> Figure:
             _image(axes[r, 0], row.reference)
         text = axes[r, lead - 1]
         text.axis("off")
-        text.text(0, 0.5, textwrap.fill(row.text, 28), fontsize=6, va="center", wrap=True)
+        text.text(0, 0.5, textwrap.fill(row.text, 28), fontsize=7, va="center", wrap=True)
         for j, (image, right) in enumerate(zip(row.results, row.correct, strict=True)):
             _image(axes[r, lead + j], image, TRUE_COLOUR if right else FALSE_COLOUR)
         _image(axes[r, -1], row.answer, TRUE_COLOUR)
