@@ -383,24 +383,32 @@ print(
 # %% [markdown]
 # ## Exercises
 #
-# Each exercise changes one thing in the cells above. Write down your prediction first, then open
-# the solution: its first lines state the prediction and the reasoning, and the code computes what
-# actually happens on the same untrained network and batch (a few milliseconds in every profile).
+# Each exercise asks for a prediction and has a try-it cell holding the one value to change. Write
+# the prediction down, then open the **Solution**: the prediction and its reasoning in prose, and
+# the code that measures what happens at the try-it value (in JupyterLab, change the value and run
+# the solution's cells again). It runs on the same untrained network and batch as the cells above,
+# in a few milliseconds in every profile.
 
 # %% [markdown] tags=["exercise"]
-# ### Exercise 1: gamma = 0.5
+# ### Exercise 2.1: gamma = 0.5
 #
 # The untrained head above keeps only its top-1 class at gamma = 0.8. Set gamma to 0.5 and count
 # the classes each row keeps. **Predict** the share of classes excluded (probability <= gamma)
 # before you look.
 
-# %% tags=["solution", "hide-cell"]
-# Prediction: around half of the classes are excluded at gamma = 0.5, instead of all of them at 0.8.
-# Reasoning: an untrained head's logits scatter around 0, so its probabilities scatter around 0.5,
+# %% tags=["try-it"]
+try_gamma = 0.5  # the threshold on class probabilities (the paper: 0.8)
+
+# %% [markdown] tags=["solution"]
+# **Prediction.** Around half of the classes are excluded at gamma = 0.5, instead of all of them at 0.8.
+#
+# **Reasoning.** An untrained head's logits scatter around 0, so its probabilities scatter around 0.5,
 # on both sides; gamma = 0.5 cuts that cloud near its middle. The top-1 floor still applies, so
 # the kept count is between 1 and the row's M_n.
+
+# %% tags=["solution"]
 ex_rows = []
-for ex_gamma in (model.config.gamma, 0.5):
+for ex_gamma in (model.config.gamma, try_gamma):
     ex_kept = select_classes(logits.detach(), mask, ex_gamma, model.config.max_classes)
     ex_rows.append(
         {
@@ -413,22 +421,31 @@ for ex_gamma in (model.config.gamma, 0.5):
 pd.DataFrame(ex_rows).set_index("gamma").round(1)
 
 # %% [markdown] tags=["exercise"]
-# ### Exercise 2: SCA without the $1/\sqrt{c'}$ scale
+# ### Exercise 2.2: SCA without the $1/\sqrt{c'}$ scale
 #
 # Algorithm 1 divides the summed scores by $\sqrt{c'}$ before the softmax. Drop that division and
 # recompute the attribute attention of the batch. **Predict** whether the maps move away from
 # uniform or towards it, and by roughly what factor their largest weight departs from $1/(hw)$.
 
-# %% tags=["solution", "hide-cell"]
-# Prediction: away from uniform, by about sqrt(c') = sqrt(128) ~ 11 times. The scores are sqrt(c')
+# %% tags=["try-it"]
+try_divisor = 1.0  # what SCA divides its scores by (the paper: sqrt(c'))
+
+# %% [markdown] tags=["solution"]
+# **Prediction.** Away from uniform, by about sqrt(c') = sqrt(128) ~ 11 times. The scores are sqrt(c')
 # times larger; while they are small (an untrained network), a softmax departs from uniform in
 # proportion to its scores, so the excess of the largest weight over 1 / (h w) grows ~11-fold too.
 # Both maps stay close to uniform here, because untrained scores are tiny.
-# Reasoning: dividing by sqrt(c') is a softmax temperature; it keeps a sum over c' channels at the
+#
+# **Reasoning.** Dividing by sqrt(c') is a softmax temperature; it keeps a sum over c' channels at the
 # scale of one channel, so that a trained map does not saturate on a single cell.
+
+# %% tags=["solution"]
 with torch.no_grad():
     ex_raw = (p1 * p2[:, :, None, None]).sum(dim=1).flatten(1)  # (B, h w) unscaled scores
-    ex_scores = {"scaled by 1/sqrt(c') (paper)": ex_raw / p1.shape[1] ** 0.5, "unscaled": ex_raw}
+    ex_scores = {
+        "scaled by 1/sqrt(c') (paper)": ex_raw / p1.shape[1] ** 0.5,
+        f"divided by {try_divisor:g}": ex_raw / try_divisor,
+    }
 ex_table = pd.DataFrame(
     {
         name: {
@@ -439,29 +456,37 @@ ex_table = pd.DataFrame(
         for name, s in ex_scores.items()
     }
 ).T
-ex_table.loc["ratio unscaled / scaled"] = ex_table.iloc[1] / ex_table.iloc[0]
+ex_table.loc["ratio to the paper's"] = ex_table.iloc[1] / ex_table.iloc[0]
 ex_table
 
 # %% [markdown] tags=["exercise"]
-# ### Exercise 3: drop CCA
+# ### Exercise 2.3: drop CCA
 #
 # Replace channel attention by $\beta_n = 1$, i.e. take $x_n = q_1(\phi_n)$. Encode every image of
 # the batch for *every* attribute and measure how similar one image's representations for
 # different attributes are (mean cosine over attribute pairs). **Predict** whether dropping CCA
 # makes them more or less alike.
 
-# %% tags=["solution", "hide-cell"]
-# Prediction: more alike; without CCA the cosines are 1 up to rounding.
-# Reasoning: an untrained SCA map is close to uniform, so q1(phi_n) is nearly the same pooled vector
+# %% tags=["try-it"]
+try_cca = False  # True: x_n = beta_n q1 (the paper); False: x_n = q1
+
+# %% [markdown] tags=["solution"]
+# **Prediction.** More alike; without CCA the cosines are 1 up to rounding.
+#
+# **Reasoning.** An untrained SCA map is close to uniform, so q1(phi_n) is nearly the same pooled vector
 # whatever the attribute; the only attribute-specific factor left would be CCA's gate beta_n, which
 # differs per attribute through the label embedding q2. Dropping it removes that factor.
+
+# %% tags=["solution"]
 ex_n = len(names)
 ex_attr = torch.arange(ex_n).repeat(len(x))  # (B N,) every attribute for every image
 with torch.no_grad():
     ex_phi = model.sca_a(psi.repeat_interleave(ex_n, dim=0), ex_attr).attended  # (B N, c, h, w)
     ex_vectors = {
         "with CCA (x_n = beta_n q1)": model.cca_a(ex_phi, ex_attr).attended,  # (B N, c)
-        "without CCA (x_n = q1)": ex_phi.flatten(2).sum(dim=2),  # (B N, c)
+        f"try_cca = {try_cca}": model.cca_a(ex_phi, ex_attr).attended
+        if try_cca
+        else ex_phi.flatten(2).sum(dim=2),  # (B N, c)
     }
 ex_off = ~torch.eye(ex_n, dtype=torch.bool)  # pairs of different attributes
 ex_cos = {}
@@ -471,19 +496,26 @@ for name, v in ex_vectors.items():
 pd.Series(ex_cos, name="mean cosine between attributes of one image").to_frame().round(6)
 
 # %% [markdown] tags=["exercise"]
-# ### Exercise 4: SCA-C on the un-rescaled map
+# ### Exercise 2.4: SCA-C on the un-rescaled map
 #
 # Our choice feeds SCA-C the map $h w\,\phi_n$ (see the note above the class branch). Feed it
 # $\phi_n$ itself and compute SCA-C's scores for the batch's pairs. **Predict** by how much the
 # spread of the scores over the map shrinks.
 
 
-# %% tags=["solution", "hide-cell"]
-# Prediction: by roughly h w = 64 times; the unscaled scores are almost constant over the map.
-# Reasoning: phi_n = alpha_n psi is about 1 / (h w) of psi, so T(phi_n) is the 1 x 1 convolution's
+# %% tags=["try-it"]
+try_scale = 1  # the factor on phi_n that SCA-C reads (our choice: h w)
+
+# %% [markdown] tags=["solution"]
+# **Prediction.** By roughly h w = 64 times; the unscaled scores are almost constant over the map.
+#
+# **Reasoning.** Phi_n = alpha_n psi is about 1 / (h w) of psi, so T(phi_n) is the 1 x 1 convolution's
 # bias (the same at every cell) plus a variation h w times smaller than that of T(h w phi_n); tanh is
 # nearly linear on such small variations, so the scores' spread shrinks by about the same factor.
 # Flat scores give a flat softmax: the map SCA-C could learn has no signal to start from.
+
+
+# %% tags=["solution"]
 def ex_sca_scores(module, feats, labels):
     """Algorithm 1's scores (P, h w) of one SCA module, before the softmax."""
     q = torch.tanh(module.feature_transform(feats))  # (P, c', h, w)
@@ -494,14 +526,14 @@ def ex_sca_scores(module, feats, labels):
 ex_pair_attr = attr_ids[out.pair_image]  # (P,)
 ex_spread = {}
 with torch.no_grad():
-    for label, scale in (("h w phi_n (our choice)", h * w), ("phi_n (unscaled)", 1)):
+    for label, scale in (("h w phi_n (our choice)", h * w), (f"{try_scale:g} phi_n", try_scale)):
         ex_parts = []
         for a in ex_pair_attr.unique().tolist():
             pick = ex_pair_attr == a
             ex_map = phi[out.pair_image[pick]] * scale  # (P_a, c, h, w)
             ex_parts.append(ex_sca_scores(model.sca_c[a], ex_map, out.pair_class[pick]))
         ex_spread[label] = float(torch.cat(ex_parts).std(dim=1).mean())
-ex_spread["ratio"] = ex_spread["h w phi_n (our choice)"] / ex_spread["phi_n (unscaled)"]
+ex_spread["ratio"] = ex_spread["h w phi_n (our choice)"] / ex_spread[f"{try_scale:g} phi_n"]
 pd.Series(ex_spread, name="SCA-C score std over the map").to_frame()
 
 # %% [markdown]

@@ -498,11 +498,13 @@ else:
 # %% [markdown]
 # ## Exercises
 #
-# Each exercise changes one thing of the recipe. Write down your prediction, then open the
-# solution: its first lines give the prediction and the reasoning, and the code measures the
-# effect. Runs that train use a fixed budget, the same in every profile: `EXERCISE_STEPS` steps of
-# 16 triplets on FashionAI (`fashion_lib.exercises.train_variant`), recorded and reused like every
-# other run; the analyses of a trained row use `EXERCISE_TRIPLETS` seeded training triplets.
+# Each exercise asks for a prediction and has a try-it cell holding the one value to change. Write
+# the prediction down, then open the **Solution**: the prediction and its reasoning in prose, and
+# the code that measures what happens at the try-it value (in JupyterLab, change the value and run
+# the solution's cells again). Runs that train use a fixed budget, the same in every profile:
+# `EXERCISE_STEPS` steps of 16 triplets on FashionAI (`fashion_lib.exercises.train_variant`),
+# recorded and reused like every other run; the analyses of a trained row use `EXERCISE_TRIPLETS`
+# seeded training triplets.
 
 # %%
 import torch
@@ -525,7 +527,7 @@ def loss_drop(history, terms=("loss",)):
 
 
 # %% [markdown] tags=["exercise"]
-# ### Exercise 1: the paper's learning rate
+# ### Exercise 3.1: the paper's learning rate
 #
 # The smoke profile trains with a learning rate of 1e-3 (the cpu profile chooses its rate on
 # validation), the paper with 1e-4. Train M3-Net on FashionAI for the exercise budget with each of
@@ -533,14 +535,20 @@ def loss_drop(history, terms=("loss",)):
 # the end of training and the test MAP@all. **Predict** which rate lowers the loss more in
 # `EXERCISE_STEPS` steps.
 
-# %% tags=["solution", "hide-cell"]
-# Prediction: 1e-3 lowers the loss clearly in the budget; at 1e-4 the loss barely moves, and MAP@all
+# %% tags=["try-it"]
+try_lr = 1e-4  # the learning rate to compare with 1e-3 (the paper: 1e-4)
+
+# %% [markdown] tags=["solution"]
+# **Prediction.** 1e-3 lowers the loss clearly in the budget; at 1e-4 the loss barely moves, and MAP@all
 # is no better than at 1e-3 (in the smoke profile the test set is too small to tell them apart).
-# Reasoning: Adam's steps have a size of about lr per parameter whatever the gradient's scale, so
+#
+# **Reasoning.** Adam's steps have a size of about lr per parameter whatever the gradient's scale, so
 # 1e-4 moves the freshly initialised attention and heads ten times less per step; with a budget of
 # a few dozen steps, the run is still near its initialisation.
+
+# %% tags=["solution"]
 ex_lr = []
-for ex_rate in (1e-3, 1e-4):  # the unchanged run is the one at the profile's rate
+for ex_rate in (1e-3, try_lr):  # the unchanged run is the one at the profile's rate
     ex_run = train_variant(
         "M3-Net",
         "FashionAI",
@@ -561,7 +569,7 @@ ex_lr["loss drop"] = ex_lr["first loss"] - ex_lr["last loss"]
 ex_lr.round(3)
 
 # %% [markdown] tags=["exercise"]
-# ### Exercise 2: a triplet margin of 0
+# ### Exercise 3.2: a triplet margin of 0
 #
 # Set the margin $\zeta$ of Eq. 8-10 to 0. First take the trained M3-Net on FashionAI and count the
 # training triplets whose instance triplet loss is positive (the "active" ones, the only ones with a
@@ -569,19 +577,25 @@ ex_lr.round(3)
 # **Predict** how the share of active triplets changes, and what the triplet terms of the
 # margin-0 run do during training.
 
-# %% tags=["solution", "hide-cell"]
-# Prediction: at margin 0 only the triplets whose negative is closer to the anchor than the positive
+# %% tags=["try-it"]
+try_margin = 0.0  # the triplet margin zeta (the paper: 0.4)
+
+# %% [markdown] tags=["solution"]
+# **Prediction.** At margin 0 only the triplets whose negative is closer to the anchor than the positive
 # stay active, a much smaller share than at 0.4; the margin-0 run's triplet terms start near 0 and
 # end lower than the unchanged run's, while its MAP@all is no better.
-# Reasoning: max(0, zeta - cos(a, p) + cos(a, n)) is positive at zeta = 0 only for mis-ranked
+#
+# **Reasoning.** Max(0, zeta - cos(a, p) + cos(a, n)) is positive at zeta = 0 only for mis-ranked
 # triplets. A triplet ranked right by any gap, however small, gives no gradient, so training stops
 # pushing positives and negatives apart once they are in order, and small gaps break under noise.
+
+# %% tags=["solution"]
 ex_trip = triplet_embeddings("M3-Net", "FashionAI", profile, seed=settings.seeds[0])
 ex_active = {
     f"margin {m}": float(
         (cosine_triplet(ex_trip.anchor, ex_trip.positive, ex_trip.negative, m) > 0).float().mean()
     )
-    for m in (0.4, 0.0)
+    for m in (0.4, try_margin)
 }
 print(
     "share of active triplets under the trained model: "
@@ -596,7 +610,7 @@ ex_margin = pd.DataFrame(
         }
         for m, r in (
             (0.4, train_variant("M3-Net", "FashionAI", profile)),
-            (0.0, train_variant("M3-Net", "FashionAI", profile, margin=0.0)),
+            (try_margin, train_variant("M3-Net", "FashionAI", profile, margin=try_margin)),
         )
     }
 ).T
@@ -604,24 +618,31 @@ print("triplet terms (prototype + instance) of the fixed-budget runs:")
 ex_margin.round(4)
 
 # %% [markdown] tags=["exercise"]
-# ### Exercise 3: Euclidean instead of cosine in Eq. 8
+# ### Exercise 3.3: Euclidean instead of cosine in Eq. 8
 #
 # Swap the cosine distance of Eq. 8 for the squared Euclidean distance,
 # $\max(0, \zeta + \lVert a - p \rVert^2 - \lVert a - n \rVert^2)$, keeping $\zeta$ = 0.4. Compute it
-# on the trained representations of Exercise 2, once on L2-normalised vectors and once on the raw
+# on the trained representations of Exercise 3.2, once on L2-normalised vectors and once on the raw
 # ones. **Predict** how the normalised Euclidean loss relates to the cosine loss, and whether the
 # raw one has more or fewer active triplets.
 
 
-# %% tags=["solution", "hide-cell"]
-# Prediction: on unit vectors ||a - p||^2 = 2 - 2 cos(a, p), so the Euclidean hinge at margin 0.4
+# %% tags=["try-it"]
+try_euclid_margin = 0.4  # the margin of the Euclidean hinge
+
+# %% [markdown] tags=["solution"]
+# **Prediction.** On unit vectors ||a - p||^2 = 2 - 2 cos(a, p), so the Euclidean hinge at margin 0.4
 # is exactly twice the cosine hinge at margin 0.2: equal up to rounding, and fewer triplets are
 # active than with the cosine at 0.4. On the raw vectors the distances scale with the squared
 # norms: with norms well above 1 (printed below) the margin of 0.4 is negligible beside them and
 # fewer triplets are active than with the cosine at 0.4, chosen by length as well as by angle;
 # with norms below 1 (the few steps of the smoke profile) the margin dominates and nearly all are.
-# Reasoning: the cosine makes Eq. 8 independent of the representations' length, and its margin
+#
+# **Reasoning.** The cosine makes Eq. 8 independent of the representations' length, and its margin
 # has a fixed meaning (a gap in cosine); a Euclidean margin means something only at a fixed norm.
+
+
+# %% tags=["solution"]
 def euclidean_triplet(a, p, n, margin):
     """max(0, margin + |a - p|^2 - |a - n|^2) per triplet."""
     return torch.relu(margin + (a - p).pow(2).sum(dim=1) - (a - n).pow(2).sum(dim=1))
@@ -631,14 +652,12 @@ ex_a, ex_p, ex_n = ex_trip.anchor, ex_trip.positive, ex_trip.negative
 ex_unit = [torch.nn.functional.normalize(v, dim=1) for v in (ex_a, ex_p, ex_n)]
 ex_losses = {
     "cosine, margin 0.4": cosine_triplet(ex_a, ex_p, ex_n, 0.4),
-    "Euclidean on unit vectors, margin 0.4": euclidean_triplet(*ex_unit, 0.4),
-    "2 x cosine, margin 0.2": 2 * cosine_triplet(ex_a, ex_p, ex_n, 0.2),
-    "Euclidean on raw vectors, margin 0.4": euclidean_triplet(ex_a, ex_p, ex_n, 0.4),
+    "Euclidean on unit vectors": euclidean_triplet(*ex_unit, try_euclid_margin),
+    "2 x cosine, half the margin": 2 * cosine_triplet(ex_a, ex_p, ex_n, try_euclid_margin / 2),
+    "Euclidean on raw vectors": euclidean_triplet(ex_a, ex_p, ex_n, try_euclid_margin),
 }
-gap = (
-    ex_losses["Euclidean on unit vectors, margin 0.4"] - ex_losses["2 x cosine, margin 0.2"]
-).abs()
-print(f"max |Euclidean(unit, 0.4) - 2 cosine(0.2)| = {gap.max().item():.2e}")
+gap = (ex_losses["Euclidean on unit vectors"] - ex_losses["2 x cosine, half the margin"]).abs()
+print(f"max |Euclidean(unit) - 2 cosine(half margin)| = {gap.max().item():.2e}")
 print(f"mean norm of the raw representations: {ex_a.norm(dim=1).mean().item():.2f}")
 pd.DataFrame(
     {

@@ -590,12 +590,14 @@ gamma_claim[["claim", "mean_a", "diff", "lo", "hi", "verdict", "seeds", "paper_a
 # %% [markdown]
 # ## Exercises
 #
-# Each exercise changes one thing and reuses what the chapter computed above (no training, no new
-# encoding). Write down your prediction, then open the solution: its first lines give the
-# prediction and the reasoning, and the code measures the effect.
+# Each exercise asks for a prediction and has a try-it cell holding the one value to change. Write
+# the prediction down, then open the **Solution**: the prediction and its reasoning in prose, and
+# the code that measures what happens at the try-it value (in JupyterLab, change the value and run
+# the solution's cells again). Each solution reuses what the chapter computed above (no training, no
+# new encoding).
 
 # %% [markdown] tags=["exercise"]
-# ### Exercise 1: w_p = 1 on DeepFashion
+# ### Exercise 4.1: w_p = 1 on DeepFashion
 #
 # The gamma curve "rate-only head (sampler rows)" is the head that only knows each class's rate in
 # its training rows, trained with w_p = 100. Set w_p to 1 (FashionAI's and DARN's weight) and
@@ -603,38 +605,52 @@ gamma_claim[["claim", "mean_a", "diff", "lo", "hi", "verdict", "seeds", "paper_a
 # share at the paper's gamma = 0.8.
 
 
-# %% tags=["solution", "hide-cell"]
-# Prediction: with w_p = 1 the rate-only head excludes (almost) every class at gamma = 0.8, and many
+# %% tags=["try-it"]
+try_pos_weight = 1.0  # w_p of Eq. 7 (DeepFashion's: 100)
+
+# %% [markdown] tags=["solution"]
+# **Prediction.** With w_p = 1 the rate-only head excludes (almost) every class at gamma = 0.8, and many
 # more than with w_p = 100 at every gamma.
-# Reasoning: with w_p = 1, Eq. 7's optimum is p* = pi, the class's rate in the head's rows, and no
+#
+# **Reasoning.** With w_p = 1, Eq. 7's optimum is p* = pi, the class's rate in the head's rows, and no
 # proxy class is on 80% of its attribute's rows; w_p = 100 lifts p* to 100 pi / (100 pi + 1 - pi),
 # above 0.8 for any class on more than about 4% of the rows.
+
+# %% tags=["solution"]
 print(f"largest rate of a proxy class in the head's rows: {float(sampled.max()):.2f}")
 pd.DataFrame(
     {
         f"w_p = {w:g}": [rate_only_excluded(sampled, w, g) for g in sweep.index]
-        for w in (settings.deepfashion_pos_weight, 1.0)
+        for w in (settings.deepfashion_pos_weight, try_pos_weight)
     },
     index=sweep.index,
 ).round(1)
 
 # %% [markdown] tags=["exercise"]
-# ### Exercise 2: judge the claims on one seed
+# ### Exercise 4.2: judge the claims on one seed
 #
 # Keep only the first seed of every row and judge the MAP@all claims of the verdict table again
 # with the same rule. **Predict** whether the intervals get wider or narrower with one seed, and
 # what that makes of the verdicts.
 
-# %% tags=["solution", "hide-cell"]
-# Prediction: narrower, and more claims come out "held" or "reversed". Reasoning: with one seed the
+# %% tags=["try-it"]
+try_seeds = 1  # seeds kept per row
+
+# %% [markdown] tags=["solution"]
+# **Prediction.** Narrower, and more claims come out "held" or "reversed". Reasoning: with one seed the
 # interval covers only the sampling of test queries, not the spread between trainings (the result
 # says so in its note), so it is too narrow for a claim about the method; a decisive verdict on one
 # seed is not a more reliable one. In the smoke profile there is one seed, so both columns agree.
+
+# %% tags=["solution"]
 from fashion_lib.experiments.m3net_runs import row_evidence
 
 ex_claims = [c for c in m3net_claims.TABLE_CLAIMS if c.metric == "MAP@all overall"]
 ex_width = {}
-for ex_seeds in {len(settings.seeds): settings.seeds, 1: settings.seeds[:1]}.values():
+for ex_seeds in {
+    len(settings.seeds): settings.seeds,
+    try_seeds: settings.seeds[:try_seeds],
+}.values():
     ex_judged = m3net_claims.judge_claims(
         ex_claims,
         profile,
@@ -647,21 +663,27 @@ for ex_seeds in {len(settings.seeds): settings.seeds, 1: settings.seeds[:1]}.val
 pd.DataFrame(ex_width).fillna(0).round(2)
 
 # %% [markdown] tags=["exercise"]
-# ### Exercise 3: a cut-off past the end of the list
+# ### Exercise 4.3: a cut-off past the end of the list
 #
 # Score the last seed's M3-Net in its attribute space (the embeddings of the gamma sweep) with
 # the cut-off k of MAP@k and Recall@k raised from 100 to the number of candidates. **Predict**
 # Recall@k, and how MAP@k relates to MAP@all.
 
-# %% tags=["solution", "hide-cell"]
-# Prediction: Recall@k is 100 % for every query, MAP@k equals MAP@all, and MAP@all itself does not
+# %% tags=["try-it"]
+try_k = 10**6  # the cut-off k (capped at the number of candidates)
+
+# %% [markdown] tags=["solution"]
+# **Prediction.** Recall@k is 100 % for every query, MAP@k equals MAP@all, and MAP@all itself does not
 # change with k.
-# Reasoning: with k at least the number of a query's candidates, the top k is the whole ranking, so
+#
+# **Reasoning.** With k at least the number of a query's candidates, the top k is the whole ranking, so
 # every relevant candidate is found; MAP@k sums precision at the relevant positions of the top k
 # and divides by min(R, k) = R, which is the average precision of the full ranking.
+
+# %% tags=["solution"]
 ex_q, ex_c = sides[0][0], sides[1][0]  # attribute-space queries and candidates
 ex_metrics = {}
-for ex_k in (settings.k, len(ex_c.attr_ids)):
+for ex_k in (settings.k, min(try_k, len(ex_c.attr_ids))):
     ex_found = evaluate_retrieval(ex_q, ex_c, protocol="attribute", relevance="multi", k=ex_k)
     ex_metrics[f"k = {ex_k}"] = {
         "MAP@all": ex_found.overall["map_all"],

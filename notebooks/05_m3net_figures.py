@@ -329,25 +329,33 @@ pd.DataFrame(precision).T.round(2)
 # %% [markdown]
 # ## Exercises
 #
-# Each exercise changes one thing in the measurements above and reuses the maps and rankings
-# already computed (no training). Write down your prediction, then open the solution: its first
-# lines give the prediction and the reasoning, and the code measures the effect. The attention
-# exercises need the part masks of the proxy world.
+# Each exercise asks for a prediction and has a try-it cell holding the one value to change. Write
+# the prediction down, then open the **Solution**: the prediction and its reasoning in prose, and
+# the code that measures what happens at the try-it value (in JupyterLab, change the value and run
+# the solution's cells again). Each solution reuses the maps and rankings computed above (no
+# training); the attention exercises need the part masks of the proxy world.
 
 # %% [markdown] tags=["exercise"]
-# ### Exercise 1: a uniform map
+# ### Exercise 5.1: a uniform map
 #
 # Replace M3-Net's class attention by the uniform map $1/(hw)$ for every pair and score it.
 # **Predict** its mass on the named part and its lift.
 
-# %% tags=["solution", "hide-cell"]
-# Prediction: the mass equals the part's area for every pair, so the lift is exactly 1.
-# Reasoning: a uniform map puts the same weight on every cell, so the share of its mass inside a
+# %% tags=["try-it"]
+try_mix = 1.0  # share of the uniform map in the scored map (0: M3-Net's)
+
+# %% [markdown] tags=["solution"]
+# **Prediction.** The mass equals the part's area for every pair, so the lift is exactly 1.
+#
+# **Reasoning.** A uniform map puts the same weight on every cell, so the share of its mass inside a
 # mask is the share of the image the mask covers; this is why the lift, mass over area, measures
 # attention against chance. A lift above 1 needs a map that favours the part.
+
+# %% tags=["solution"]
 if has_masks:
     ex_class = maps[("M3-Net", seed0)]["class"]  # (P, h, w)
-    ex_uniform = torch.full_like(ex_class, 1.0 / ex_class[0].numel())
+    ex_flat = torch.full_like(ex_class, 1.0 / ex_class[0].numel())
+    ex_uniform = try_mix * ex_flat + (1 - try_mix) * ex_class
     ex_scores = {
         "M3-Net class attention": score_attention(ex_class, keys, parts, part_masks),
         "uniform map": score_attention(ex_uniform, keys, parts, part_masks),
@@ -370,25 +378,33 @@ else:
     print("no part masks beside this dataset: the exercise needs the proxy world")
 
 # %% [markdown] tags=["exercise"]
-# ### Exercise 2: move the maps off the garment
+# ### Exercise 5.2: move the maps off the garment
 #
 # Shift M3-Net's class attention maps circularly by half their height and half their width, so
 # that what was at the centre of the picture lands in its corners, and score them again.
 # **Predict** the mass on the named part and the lift.
 
-# %% tags=["solution", "hide-cell"]
-# Prediction: the mass on the part falls for nearly every part and the overall lift drops to about
+# %% tags=["try-it"]
+try_shift = 0.5  # the circular shift, as a share of the height and width
+
+# %% [markdown] tags=["solution"]
+# **Prediction.** The mass on the part falls for nearly every part and the overall lift drops to about
 # 1 or below, from above 1 for the maps as returned.
-# Reasoning: the garment fills the middle of a product shot and the corners hold background, so a
+#
+# **Reasoning.** The garment fills the middle of a product shot and the corners hold background, so a
 # map that has learned to look at the garment puts its mass near the centre; the shift moves that
 # mass to the corners, where no part is, and the mass that comes in from the corners is the little
 # the map had there. A map that ignored the garment would score about the same before and after.
+
+# %% tags=["solution"]
 if has_masks:
     ex_class = maps[("M3-Net", seed0)]["class"]  # (P, h, w)
     ex_h, ex_w = ex_class.shape[-2:]
     ex_moved = {
         "as returned": ex_class,
-        "shifted by (h/2, w/2)": ex_class.roll((ex_h // 2, ex_w // 2), dims=(-2, -1)),
+        f"shifted by {try_shift:g}": ex_class.roll(
+            (int(ex_h * try_shift), int(ex_w * try_shift)), dims=(-2, -1)
+        ),
     }
     ex_scored = {n: score_attention(m, keys, parts, part_masks) for n, m in ex_moved.items()}
     ex_by_part = pd.DataFrame(
@@ -404,25 +420,30 @@ else:
     print("no part masks beside this dataset: the exercise needs the proxy world")
 
 # %% [markdown] tags=["exercise"]
-# ### Exercise 3: a longer list of results
+# ### Exercise 5.3: a longer list of results
 #
 # Figure 4 shows the top K = 6 results. Raise K to 30 and recompute the share of true positives
 # among the top K, for M3-Net and MODC. **Predict** how P@K moves, and whether the gap between the
 # two models grows or shrinks.
 
-# %% tags=["solution", "hide-cell"]
-# Prediction: P@K falls for both models, towards the share of relevant candidates in the gallery;
+# %% tags=["try-it"]
+try_k = 30  # the length of the list of results (Figure 4: 6)
+
+# %% [markdown] tags=["solution"]
+# **Prediction.** P@K falls for both models, towards the share of relevant candidates in the gallery;
 # the gap between them shrinks.
-# Reasoning: a ranking better than chance puts its relevant candidates first, so the precision of a
+#
+# **Reasoning.** A ranking better than chance puts its relevant candidates first, so the precision of a
 # longer prefix is lower; as K grows towards the whole list, every model's precision tends to the
 # same base rate, so differences between models fade.
-EX_K = 30
+
+# %% tags=["solution"]
 ex_prec = {}
 for name, (q, c) in sides.items():
-    ex_ranked = rank_queries(q, c, everyone, "multi_granularity", "multi", EX_K)
+    ex_ranked = rank_queries(q, c, everyone, "multi_granularity", "multi", try_k)
     ex_prec[name] = {
         f"P@{K} (%)": precision[name][f"P@{K}, all queries"],  # computed above
-        f"P@{EX_K} (%)": 100 * np.mean([float(r.relevant.float().mean()) for r in ex_ranked]),
+        f"P@{try_k} (%)": 100 * np.mean([float(r.relevant.float().mean()) for r in ex_ranked]),
     }
 ex_prec = pd.DataFrame(ex_prec).T
 ex_prec.loc["M3-Net - MODC"] = ex_prec.loc["M3-Net"] - ex_prec.loc["MODC"]

@@ -282,10 +282,12 @@ sr.printed_errata()
 # %% [markdown]
 # ## Exercises
 #
-# Each exercise changes one thing in how the retrieval models are scored. They share the ITS
-# embeddings of the validation split under the retrieval-fine-tuned FashionSAP of the first seed,
-# computed once in the first solution (no training; a few seconds on every profile). Write down
-# your prediction before opening a solution.
+# Each exercise asks for a prediction and has a try-it cell holding the one value to change. Write
+# the prediction down, then open the **Solution**: the prediction and its reasoning in prose, and
+# the code that measures what happens at the try-it value (in JupyterLab, change the value and run
+# the solution's cells again). They share the ITS embeddings of the validation split under the
+# retrieval-fine-tuned FashionSAP of the first seed, computed once in the first solution (no
+# training; a few seconds on every profile).
 
 # %% [markdown] tags=["exercise"]
 # ### Exercise 8.1: fewer negatives in the subset protocol
@@ -295,11 +297,16 @@ sr.printed_errata()
 # moves, and what a model that ranks at random would score. **Observe** I2T and T2I R@1 beside that
 # chance level. Budget: one encoding of the validation split, one draw per setting.
 
-# %% tags=["solution", "hide-cell"]
-# Prediction: R@1 rises as the negatives shrink, because the positive has fewer rivals; a random
+# %% tags=["try-it"]
+try_negatives = [1, 2, 5, 10]  # negatives per query to try
+
+# %% [markdown] tags=["solution"]
+# **Prediction.** R@1 rises as the negatives shrink, because the positive has fewer rivals; a random
 # ranking scores 100 / (1 + negatives) (50% with one negative), so a small candidate list inflates
 # R@1 even for a weak model. This is why the paper's subset numbers (101 candidates) are far above
 # its full-protocol numbers, and why R@1 is only comparable at the same number of negatives.
+
+# %% tags=["solution"]
 import torch
 
 from fashion_lib.data.masking import TextProcessor
@@ -312,7 +319,7 @@ image_emb, text_emb, owner = ev.encode_retrieval(
     retrieval_full, split, plain, settings.image_size, settings.eval_batch
 )
 negatives_sweep = []
-for n in sorted({1, 2, 5, 10, settings.subset_negatives} & set(range(1, products))):
+for n in sorted({*try_negatives, settings.subset_negatives} & set(range(1, products))):
     r = ev.subset_protocol(image_emb, text_emb, owner, labels, settings.subset_queries, n, 1, seed0)
     negatives_sweep.append(
         {"negatives": n, "I2T R@1": r["i2t_r1"], "T2I R@1": r["t2i_r1"], "chance": 100 / (n + 1)}
@@ -332,15 +339,21 @@ negatives_sweep.round(2)
 # products? **Observe** both rules with the profile's protocol (queries, negatives, draws).
 # Budget: the embeddings of Exercise 8.1.
 
-# %% tags=["solution", "hide-cell"]
-# Prediction: uniform negatives rarely share the query's sub-category, so they are easier to tell
+# %% tags=["try-it"]
+try_rule = "uniform"  # how negatives are drawn: "uniform" or "tiers"
+
+# %% [markdown] tags=["solution"]
+# **Prediction.** Uniform negatives rarely share the query's sub-category, so they are easier to tell
 # apart and R@1 rises. When the protocol asks for every other product (as on the smoke world, where
 # the validation split has only a handful of products), both rules return the same set of negatives
 # and the numbers must be identical: the rule only matters when it has to choose. The "tiers" row
 # repeats this seed's Table 2 numbers, since it is the same protocol with the same seed.
+
+# %% tags=["solution"]
 anywhere = torch.arange(len(labels))[:, None].expand(-1, 3)  # (P, 3) every product its own labels
 negatives_rule = {}
-for name, rule_labels in (("tiers (sub-category first)", labels), ("uniform", anywhere)):
+ex_rules = {"tiers": labels, "uniform": anywhere}
+for name, rule_labels in (("tiers", labels), (try_rule, ex_rules[try_rule])):
     r = ev.subset_protocol(
         image_emb, text_emb, owner, rule_labels, settings.subset_queries,
         settings.subset_negatives, settings.subset_draws, seed0,
@@ -367,11 +380,16 @@ pd.DataFrame(negatives_rule).T.round(2)
 # can move, in which direction, and what happens to I2T. **Observe** T2I R@K under both
 # definitions. Budget: the embeddings of Exercise 8.1.
 
-# %% tags=["solution", "hide-cell"]
-# Prediction: with fewer relevant images a text can only rank its target lower, so every T2I R@K
+# %% tags=["try-it"]
+try_relevant = "first"  # which images of the product count: "any" or "first"
+
+# %% [markdown] tags=["solution"]
+# **Prediction.** With fewer relevant images a text can only rank its target lower, so every T2I R@K
 # can only fall or stay (it falls most at R@1, where a second view of the product often ranks
 # first). I2T is untouched: an image still has exactly one relevant text. The paper's "any image"
 # rule (FashionSAP's code) is the kinder one, and it must be stated to compare numbers.
+
+# %% tags=["solution"]
 similarity = image_emb @ text_emb.t()  # (N, P)
 any_image = owner[:, None] == torch.arange(len(text_emb))[None, :]  # (N, P)
 first_image = torch.zeros_like(any_image)
@@ -380,7 +398,9 @@ for p, rows in enumerate(split.products().values()):
 hit_rule = pd.DataFrame(
     {
         "any image of the product": ev.hits_at_k(similarity.t(), any_image.t(), ev.KS),
-        "its first image only": ev.hits_at_k(similarity.t(), first_image.t(), ev.KS),
+        f"{try_relevant} image(s)": ev.hits_at_k(
+            similarity.t(), {"any": any_image, "first": first_image}[try_relevant].t(), ev.KS
+        ),
     }
 ).T.add_prefix("T2I R@")
 hit_rule.round(2)

@@ -249,10 +249,11 @@ caption_maps
 # %% [markdown]
 # ## Exercises
 #
-# Each exercise changes one thing in how this chapter judges Table 6 or scores a map. They reuse
-# the chapter's run records, tables and Grad-CAM scores; at most one retrieval model is loaded, and
-# each solution runs in seconds on every profile. Write down your prediction before opening a
-# solution.
+# Each exercise asks for a prediction and has a try-it cell holding the one value to change. Write
+# the prediction down, then open the **Solution**: the prediction and its reasoning in prose, and
+# the code that measures what happens at the try-it value (in JupyterLab, change the value and run
+# the solution's cells again). They reuse the chapter's run records, tables and Grad-CAM scores; at
+# most one retrieval model is loaded, and each solution runs in seconds on every profile.
 
 # %% [markdown] tags=["exercise"]
 # ### Exercise 9.1: judge the claims by their means
@@ -262,17 +263,23 @@ caption_maps
 # above 0. **Predict** how many of the step verdicts change, and into what. **Observe** the verdict
 # counts under both rules. Budget: the Table 6 rows and verdicts already computed.
 
-# %% tags=["solution", "hide-cell"]
-# Prediction: the mean rule never says "inconclusive" nor "no difference > δ": every difference,
+# %% tags=["try-it"]
+try_gap = 0.0  # "A > B" held when mean A - mean B > try_gap (points)
+
+# %% [markdown] tags=["solution"]
+# **Prediction.** The mean rule never says "inconclusive" nor "no difference > δ": every difference,
 # however small against the noise of seeds and queries, is forced to "held" or "reversed" (or a
 # tie when the means are equal, as for identical models), so some of the book's inconclusive
 # verdicts turn into held claims that another seed or another test set could reverse.
+
+# %% tags=["solution"]
 mean_rule = []
 for a, b in steps:
     for m in METRICS:
         mean_a = ours.loc[ours["variant"] == a, m].mean()
         mean_b = ours.loc[ours["variant"] == b, m].mean()
-        verdict = "held" if mean_a > mean_b else "reversed" if mean_a < mean_b else "tie"
+        gap = mean_a - mean_b
+        verdict = "held" if gap > try_gap else "reversed" if gap < -try_gap else "tie"
         mean_rule.append({"claim": f"{a} > {b}", "metric": m, "verdict": verdict})
 by_mean = pd.DataFrame(mean_rule).pivot(index="claim", columns="metric", values="verdict")
 rules = pd.DataFrame(
@@ -292,10 +299,15 @@ rules.fillna(0).astype(int).rename_axis("verdict")
 # their {term}`lift` comes to 1. **Observe** the scores of both maps on the same images, for the
 # retrieval model of "full" (first seed). Budget: the first 64 validation images, one forward pass.
 
-# %% tags=["solution", "hide-cell"]
-# Prediction: raw attention says where each token looks, whatever the match score needs; most heads
+# %% tags=["try-it"]
+try_layer = 0  # the fusion layer whose cross-attention is read
+
+# %% [markdown] tags=["solution"]
+# **Prediction.** Raw attention says where each token looks, whatever the match score needs; most heads
 # of a first layer spread their probability widely, so the raw maps should sit closer to uniform
 # (lift nearer 1) than Grad-CAM's, which keeps only the attention that raises the "match" logit.
+
+# %% tags=["solution"]
 from fashion_lib.analysis.gradcam import GradCAM, score_gradcam
 
 budget_rows = rows[:64]
@@ -309,7 +321,9 @@ with torch.no_grad():
         mask,
         full_retrieval.image_encoder(model_input(split.images(budget_rows), sap.image_size)),
     )
-attention = fused.cross_attention[0].mean(1)[..., 1:] * mask[..., None]  # (B, L, N) no v_img
+attention = (
+    fused.cross_attention[try_layer].mean(1)[..., 1:] * mask[..., None]
+)  # (B, L, N) no v_img
 side = int(attention.shape[-1] ** 0.5)
 attention_map = GradCAM(attention.view(*attention.shape[:2], side, side), torch.zeros(0), mask)
 raw_scores = pd.DataFrame(
@@ -331,14 +345,19 @@ both.groupby(["kind", "map"])[["mass", "area", "lift"]].mean().round(3)
 # lift, beside the uniform map's (the area), the untrained model and the full model. **Observe** the
 # scores over every validation image. Budget: no model, the captions of the validation split.
 
-# %% tags=["solution", "hide-cell"]
-# Prediction: products sit near the middle of the proxy's images, so a centred blob beats the
+# %% tags=["try-it"]
+try_width = 0.5  # the blob's width, as a share of half the image
+
+# %% [markdown] tags=["solution"]
+# **Prediction.** Products sit near the middle of the proxy's images, so a centred blob beats the
 # uniform map (lift above 1) without looking at anything; it should score at least as well as the
 # untrained model's maps, which is why the chapter compares the trained models with the untrained
 # one rather than with the uniform map alone.
+
+# %% tags=["solution"]
 h, w = cams["full"].maps.shape[-2:]
 yy, xx = torch.meshgrid(torch.linspace(-1, 1, h), torch.linspace(-1, 1, w), indexing="ij")
-blob = torch.exp(-(xx**2 + yy**2) / (2 * 0.5**2))  # (h, w)
+blob = torch.exp(-(xx**2 + yy**2) / (2 * try_width**2))  # (h, w)
 all_captions = [split.records[r].sample.caption for r in rows]
 all_encoding = encode_captions(tokenizer, all_captions, sap.max_text_length)
 all_mask = all_encoding["attention_mask"]  # (B, L)

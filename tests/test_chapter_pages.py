@@ -12,12 +12,18 @@ import pytest
 from fashion_lib import paths
 
 CLEAN = (
+    "00_overview",
     "06_fashionsap_design",
     "07_fashionsap_pretraining",
     "08_fashionsap_results",
     "09_fashionsap_ablation",
+    "10_performance",
+    "97_landing",
+    "98_report",
+    "99_scoreboard",
 )
-HIDDEN = {"hide-input", "hide-cell", "remove-input", "remove-cell"}
+# An exercise's solution cells are published inside a collapsed "Solution" dropdown.
+HIDDEN = {"hide-input", "hide-cell", "remove-input", "remove-cell", "solution"}
 MAX_VISIBLE_LINES = 150
 MAX_COLUMNS = 80
 
