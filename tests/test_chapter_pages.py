@@ -20,6 +20,8 @@ CLEAN = (
     "05_m3net_figures",
     "06_fashionsap_design",
     "07_fashionsap_pretraining",
+    "08_fashionsap_results",
+    "09_fashionsap_ablation",
     "10_performance",
     "97_landing",
     "98_report",
