@@ -243,7 +243,7 @@ display(Markdown(sr.verdict_counts(verdicts, profile)))
 
 # %% [markdown]
 # The verdicts go to the claims ledger of the profile (`fashion_lib.claims`), with the paper's own
-# numbers for both sides where it prints them; the book's landing page reads it.
+# numbers for both sides where it prints them; the book's scoreboard page reads it.
 
 # %% tags=["hide-input"]
 publish_claims("08_fashionsap_results", profile, verdicts, "fashionsap-claims")

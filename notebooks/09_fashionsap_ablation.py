@@ -131,7 +131,7 @@ sa.ordering(claims, steps[:-1]).to_frame()
 
 # %% [markdown]
 # Each step's verdict, with the paper's two numbers, goes to the claims ledger that the book's
-# landing page reads (`fashion_lib.claims`).
+# scoreboard page reads (`fashion_lib.claims`).
 
 # %% tags=["hide-input"]
 publish_claims("09_fashionsap_ablation", profile, verdicts, "fashionsap-table6-claims")
