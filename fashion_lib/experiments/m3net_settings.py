@@ -26,6 +26,7 @@ __all__ = [
     "FAMILY_PROBES",
     "LAST_STAGE_EXPERIMENT",
     "ROWS",
+    "ROW_SECONDS",
     "ROW_SPECS",
     "ROW_VARIANTS",
     "RUN_SETTINGS",
@@ -64,6 +65,18 @@ ROW_SPECS: dict[str, RowSpec] = {
     "M3-Net": RowSpec("m3net", "m3net", "m3net", 0.4),
 }
 ROWS = tuple(ROW_SPECS)
+# Wall seconds of one cpu-profile run of each row (training and evaluation, mean over the three
+# datasets and five seeds of the records of 2026-12-06, idle 2-core machine). Used only to start
+# the longest runs first (`engine.workers`); no number depends on it.
+ROW_SECONDS: dict[str, float] = {
+    "ASEN": 6.6,
+    "ASENv2": 5.9,
+    "ASEN++": 8.4,
+    "MODC": 6.9,
+    "M3-Net_a": 8.3,
+    "M3-Net_c": 22.3,
+    "M3-Net": 23.9,
+}
 # The row whose validation runs choose each family's learning rate (ASEN++'s two stages would
 # need two curves; ASENv2 shares its family's loss and protocol).
 FAMILY_PROBES: dict[str, str] = {"asen": "ASENv2", "modc": "MODC", "m3net": "M3-Net"}
