@@ -6,9 +6,9 @@ worker and more than one task, the tasks run in a pool of ``workers`` spawned pr
 - spawned, not forked: a worker starts from a clean interpreter and inherits no torch thread pool
   or open file; a script that calls it needs the usual ``if __name__ == "__main__":`` guard
   (notebooks and pytest need nothing);
-- one pool per process and worker count, started on first use and kept until the process exits,
-  so the workers import the library and fill their per-process caches (datasets read once) once,
-  not once per call;
+- one pool per process and worker count, started on first use and kept until the process exits
+  (a worker also exits by itself when that process is killed), so the workers import the library
+  and fill their per-process caches (datasets read once) once, not once per call;
 - every task runs with the caller's ``FASHION_*`` environment of the moment of the call (data and
   runs folders), so a pool started earlier never writes where the caller no longer points;
 - tasks are submitted in decreasing ``cost`` (longest processing time first): the workers then
@@ -22,6 +22,8 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import threading
+import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
@@ -43,11 +45,24 @@ def submission_order(
     return sorted(range(len(args)), key=lambda i: -cost(*args[i]))
 
 
+def _exit_with(parent: int) -> None:
+    """In a worker: exit when the process that started the pool is gone (even if killed)."""
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(1.0)
+        os._exit(1)
+
+    threading.Thread(target=watch, daemon=True).start()
+
+
 def _pool(workers: int) -> ProcessPoolExecutor:
     pool = _POOLS.get(workers)
     if pool is None:
         context = multiprocessing.get_context("spawn")
-        pool = _POOLS[workers] = ProcessPoolExecutor(workers, mp_context=context)
+        pool = _POOLS[workers] = ProcessPoolExecutor(
+            workers, mp_context=context, initializer=_exit_with, initargs=(os.getpid(),)
+        )
     return pool
 
 
