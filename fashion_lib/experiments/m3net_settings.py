@@ -102,7 +102,8 @@ class RunSettings:
         threads: torch threads while a row trains and evaluates (None: leave as is). The frozen
             rows are small ops on 8 x 8 maps, where one thread is several times faster than two
             on a busy 2-core machine (measured: 25 ms vs 150-950 ms per step).
-        workers: processes that `run_table` trains independent (row, seed) runs in. Measured on a
+        workers: processes that `run_table` trains independent (row, seed) runs in, and
+            `m3net_selection.selection_runs` the learning-rate selection runs. Measured on a
             shared 2-core machine, 4 M3-Net runs of 200 steps: 2 processes x 1 thread 37 s,
             1 process x 2 threads 533 s (the small ops spin rather than split).
         lr_grid: learning rates tried on validation per family (empty: use ``lr``).
