@@ -174,7 +174,9 @@ plt.show()
 # %% [markdown]
 # Is the budget long enough? We call a run trained to a plateau when the last fifth of its steps
 # adds less than one point of validation MAP@all. The table reads it off the curves at the chosen
-# rates (the two last curve points are 80% and 100% of the steps).
+# rates (the two last curve points are 80% and 100% of the steps), and says whether each chosen
+# rate lies inside its family's grid: a choice at the grid's edge means a rate beyond it might be
+# better, so each family's grid was set to bracket its best rate.
 
 # %%
 plateau_table(selection, chosen).round(2)

@@ -12,6 +12,7 @@ from fashion_lib.book.m3net_pages import relevance_ranks
 from fashion_lib.book.m3net_training_pages import per_query_gap, plateau_table
 from fashion_lib.evidence import PerQuery
 from fashion_lib.experiments.m3net_runs import ROWS
+from fashion_lib.experiments.m3net_settings import run_settings
 
 
 def test_per_query_gap_pairs_queries_by_key_not_by_position() -> None:
@@ -34,6 +35,16 @@ def test_plateau_table_reads_the_last_two_points_at_the_chosen_rate() -> None:
     row = table.loc["m3net"]
     assert row["steps"] == 100 and row["gain in the last 20%"] == 0.5
     assert bool(row["plateau (< 1 point)"]) and row["lr"] == "0.001"
+    assert not row["inside the grid"]  # 1e-3 is the top of the grid {1e-4, 1e-3}
+    wider = pd.concat([selection, selection.head(2).assign(lr=1e-2)])
+    assert plateau_table(wider, {"m3net": 1e-3}).loc["m3net", "inside the grid"]
+
+
+def test_each_family_gets_its_own_grid() -> None:
+    cpu = run_settings("cpu")
+    assert cpu.grid("modc") == cpu.lr_grid
+    for family in ("asen", "m3net"):
+        assert max(cpu.grid(family)) > max(cpu.lr_grid)
 
 
 def test_relevance_ranks_rank_each_relevance_on_its_own() -> None:

@@ -74,7 +74,7 @@ def recipe_table(settings: Mapping[str, RunSettings]) -> pd.DataFrame:
                 "triplets/epoch": s.triplets_per_epoch,
                 "epochs": s.epochs,
                 "triplets/step": s.batch_triplets,
-                "lr": f"validation, from {list(s.lr_grid)}" if len(s.lr_grid) > 1 else s.lr,
+                "lr": "chosen on validation" if len(s.lr_grid) > 1 else s.lr,
                 "decay/epoch": s.lr_decay,
                 "seeds": len(s.seeds),
                 "worker processes": s.workers,
@@ -86,7 +86,9 @@ def recipe_table(settings: Mapping[str, RunSettings]) -> pd.DataFrame:
 def plateau_table(selection: pd.DataFrame, chosen: Mapping[str, float]) -> pd.DataFrame:
     """Validation MAP@all at 80% and 100% of the steps at each family's chosen rate.
 
-    A run counts as trained to a plateau when the last fifth of its steps adds under one point.
+    A run counts as trained to a plateau when the last fifth of its steps adds under one point;
+    a chosen rate at the edge of its family's grid (lowest or highest) means a rate outside the
+    grid might do better.
     """
     rows = []
     for family, lr in chosen.items():
@@ -96,6 +98,11 @@ def plateau_table(selection: pd.DataFrame, chosen: Mapping[str, float]) -> pd.Da
             {
                 "family": family,
                 "lr": f"{lr:g}",
+                "inside the grid": bool(
+                    selection[selection.family == family].lr.min()
+                    < lr
+                    < selection[selection.family == family].lr.max()
+                ),
                 "steps": int(curve.step.iloc[-1]),
                 "MAP@all at 80%": curve.map_all.iloc[-2] if len(curve) > 1 else float("nan"),
                 "MAP@all at 100%": curve.map_all.iloc[-1],

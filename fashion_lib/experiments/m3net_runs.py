@@ -213,7 +213,14 @@ def _data_key(data: RetrievalDataset, split: str) -> str:
 _inputs = row_inputs  # the name `exercises` imports
 
 # Settings that choose how runs are scheduled or how the rate is chosen, not what a run computes.
-_NOT_IN_CONFIG = ("seeds", "workers", "lr_grid", "select_dataset", "curve_points")
+_NOT_IN_CONFIG = (
+    "seeds",
+    "workers",
+    "lr_grid",
+    "family_grids",
+    "select_dataset",
+    "curve_points",
+)
 
 
 def settings_config(settings: RunSettings) -> dict[str, Any]:

@@ -11,7 +11,7 @@ Public API (chapter 03 and `m3net_runs` call it):
   (default ``RunSettings.workers``; `engine.workers`, longest probe first), after the backbone and
   the selection dataset's feature caches are made once in this process; a run's numbers do not
   depend on the process it ran in.
-- ``select_lr(family, profile) -> float``: the rate of ``lr_grid`` with the highest final
+- ``select_lr(family, profile) -> float``: the rate of its grid with the highest final
   validation MAP@all (ties: the smaller rate); ``lr`` when the grid is empty. Every row of the
   family trains with it (`m3net_runs`).
 - ``selection_table(profile) -> pandas.DataFrame``: family, probe, lr, validation MAP@all at each
@@ -132,7 +132,11 @@ def _resolve(family: str, lr: float, profile: str) -> _Probe:
         "dataset": dataset,
         "seed": seed,
         "profile": profile,
-        "settings": {k: v for k, v in asdict(settings).items() if k not in ("seeds", "lr_grid")},
+        "settings": {
+            k: v
+            for k, v in asdict(settings).items()
+            if k not in ("seeds", "lr_grid", "family_grids")
+        },
         "backbone": backbone.digest,
         "split": VALID,
     }
@@ -165,13 +169,16 @@ def _probe_cost(family: str, lr: float, profile: str) -> float:
     return ROW_SECONDS[FAMILY_PROBES[family]]
 
 
+_NOT_IN_CONFIG = ("seeds", "lr_grid", "family_grids")  # which rates are tried: not a run's config
+
+
 def selection_runs(
     profile: str, families: Sequence[str] = tuple(FAMILY_PROBES), workers: int | None = None
 ) -> list[SelectionRun]:
-    """Every selection run of ``families`` x ``lr_grid``, the missing ones trained in workers."""
+    """Every selection run of ``families`` x their grids, the missing ones trained in workers."""
     settings = run_settings(profile)
     workers = settings.workers if workers is None else workers
-    grid = [(family, lr, profile) for family in families for lr in sorted(settings.lr_grid)]
+    grid = [(family, lr, profile) for family in families for lr in sorted(settings.grid(family))]
     todo = [g for g in grid if not _finished(*g)] if workers > 1 else []
     trained: dict[tuple[str, float, str], SelectionRun] = {}
     if todo:
@@ -241,9 +248,9 @@ def _best(runs: Sequence[SelectionRun]) -> float:
 
 
 def select_lr(family: str, profile: str) -> float:
-    """The family's learning rate: best final validation MAP@all over ``lr_grid``."""
+    """The family's learning rate: best final validation MAP@all over its grid (``grid``)."""
     settings = run_settings(profile)
-    if not settings.lr_grid:
+    if not settings.grid(family):
         return settings.lr
     return _best(selection_runs(profile, [family]))
 
