@@ -11,7 +11,7 @@ import pytest
 
 from fashion_lib import paths
 
-CLEAN = ("06_fashionsap_design", "07_fashionsap_pretraining")
+CLEAN = ("01_data", "06_fashionsap_design", "07_fashionsap_pretraining")
 HIDDEN = {"hide-input", "hide-cell", "remove-input", "remove-cell"}
 MAX_VISIBLE_LINES = 150
 MAX_COLUMNS = 80
