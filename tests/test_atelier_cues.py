@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -14,7 +13,6 @@ from fashion_lib.data.atelier import make
 from fashion_lib.data.atelier import render as render_module
 from fashion_lib.data.atelier.draw import Knobs, _product_framings, draw_fashiongen
 from fashion_lib.data.atelier.render import Look, View, render
-from fashion_lib.profiles import DataScale, SplitSizes, get_profile
 
 
 def _specs(category: str, n: int = 150) -> list[g.GarmentSpec]:
@@ -92,22 +90,13 @@ def test_result_summaries_by_hand() -> None:
 
 def test_probe_is_recorded_and_reused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("FASHION_RUNS_DIR", str(tmp_path / "runs"))
-    tiny = DataScale(
-        image_size=32,
-        deepfashion=SplitSizes.asen(60),
-        fashionai=SplitSizes.asen(60),
-        darn=SplitSizes.asen(60),
-        fashiongen_products=120,
-        views_per_product=1,
-        fashioniq_images=30,
-        fashioniq_pairs=30,
-    )
-    profile = replace(get_profile("smoke"), seed=2, data=tiny)
-    root = tmp_path / "world"
-    make.make_world(profile, out=root, workers=1)
+    knobs = Knobs(seed=2, size=32, views=1)
+    make.write_fashiongen(tmp_path, knobs, make.draw_all(draw_fashiongen, knobs, 120, workers=1))
     config = cp.CategoryProbeConfig("test", epochs=1, width=8, train_products=50)
-    first = cp.category_probe(root / "FashionGen", config)
+    first = cp.category_probe(tmp_path / "FashionGen", config)
     assert not first.reused and first.confusion.sum() == 101  # every validation image
-    again = cp.category_probe(root / "FashionGen", config)
+    again = cp.category_probe(tmp_path / "FashionGen", config)
     assert again.reused and again.categories == first.categories
     assert (again.confusion == first.confusion).all()
+    assert "target 90%" in cp.summary(again)
+    assert list(cp.recall_table(again).index) == list(first.categories)
