@@ -79,7 +79,7 @@ def _jeans(u: np.ndarray, v: np.ndarray, spec: g.GarmentSpec, product: np.ndarra
 
 def _pants(u: np.ndarray, v: np.ndarray, spec: g.GarmentSpec, product: np.ndarray) -> list[Layer]:
     hem = g.PANT_LENGTHS[spec.pant_length]
-    crease = (np.abs(np.abs(u) - 0.09) < 0.01) & (v > 0.0) & (v < hem)
+    crease = (np.abs(np.abs(u) - 0.09) < 0.013) & (v > 0.0) & (v < hem)
     pocket = _segment(u, v, (0.125, WAIST_V + 0.045), (0.17, WAIST_V + 0.16), 0.01)
     return [*_waistband(u, v, product), Layer(KEEP, product & (crease | pocket), "main", 0.6)]
 
@@ -89,11 +89,11 @@ def cue_layers(frame: Frame, spec: g.GarmentSpec, product: np.ndarray, hem: floa
     u, v, c = frame.u, frame.v, spec.category
     if c == "sweater":
         neck = neckline_cut(u, v - 0.04, spec.neckline) & ~neckline_cut(u, v, spec.neckline)
-        bands = (v > hem - 0.08) | neck if spec.neckline != "none" else v > hem - 0.08
-        sleeve_bands = _cuffs(frame, spec, 0.14)
+        bands = (v > hem - 0.11) | neck if spec.neckline != "none" else v > hem - 0.11
+        sleeve_bands = _cuffs(frame, spec, 0.2)
         return [
-            Layer(KEEP, product & bands, "rib", 0.85),
-            Layer(KEEP, product & sleeve_bands, "rib", 0.85),
+            Layer(KEEP, product & bands, "rib", 0.75),
+            Layer(KEEP, product & sleeve_bands, "rib", 0.75),
         ]
     if c == "shirt":
         return [Layer(KEEP, product & _cuffs(frame, spec, 0.12), "main", 0.78)]

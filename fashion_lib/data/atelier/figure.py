@@ -215,7 +215,7 @@ def _pants(u: np.ndarray, v: np.ndarray, spec: g.GarmentSpec) -> np.ndarray:
             v,
             [(side * 0.004, 0.0), (side * 0.176, 0.0), (c + side * w, hem), (c - side * w, hem)],
         )
-    return region & (v <= hem)
+    return region & (v <= hem) & ~((np.abs(u) < 0.018) & (v > 0.06))  # the legs stay apart
 
 
 def garment_layers(frame: Frame, spec: g.GarmentSpec) -> list[Layer]:

@@ -161,7 +161,7 @@ def _neck_region(rng: np.random.Generator, category: str) -> dict[str, str]:
     kind = ("neckline", "collar", "lapel", "neck")[int(rng.choice(4, p=odds[category]))]
     vocab = {"neckline": NECKLINES, "collar": COLLARS, "lapel": LAPELS, "neck": NECKS}[kind][1:]
     if kind == "collar" and category in ("shirt", "jacket"):
-        vocab = ("shirt",) * 6 + vocab[1:] if category == "shirt" else ("shirt", "rib")
+        vocab = ("shirt",) * 6 + vocab[1:] if category == "shirt" else ("rib",)
     elif kind == "collar":
         vocab = vocab[1:]  # the shirt collar belongs to shirts
     out[kind] = choice(rng, vocab)
@@ -180,7 +180,7 @@ _USUAL_SLEEVES = {
 #: Body lengths of the upper garments (coat_length's values for the outer ones).
 _BODY_LENGTHS = {
     "blazer": ("regular",),
-    "coat": ("long", "knee", "midi", "ankle&floor"),
+    "coat": ("knee", "midi", "ankle&floor"),
     "jacket": ("micro", "high waist", "regular"),
 }
 #: Fabric odds in `FABRICS` order (cotton, denim, knit, leather, lace, sheer, sequin).
@@ -221,9 +221,17 @@ _BUTTON_ODDS = {
 }
 
 
+#: Cloths a category is made of: suiting for blazers, knits for sweaters.
+_PATTERNS_OF = {
+    "blazer": ("solid", "stripes", "plaid"),
+    "sweater": ("solid", "stripes", "plaid", "tribal"),
+}
+
+
 def _category_rules(f: Fields, rng: np.random.Generator) -> None:
     """What a style recipe may not change about a category: jeans are plain denim, pants are not,
-    shirts close with a placket, blazers with one or two rows of buttons."""
+    shirts close with a placket (and alone have the shirt collar), blazers with one or two rows
+    of buttons; blazers are cut from suiting and sweaters knitted (`_PATTERNS_OF`)."""
     category = f["category"]
     if category == "jeans":
         f.update(pattern="solid", accent_pattern="none")
@@ -233,8 +241,10 @@ def _category_rules(f: Fields, rng: np.random.Generator) -> None:
         f["fabric"] = "cotton"
     if category == "shirt":
         f["buttons"] = "placket"
-    elif category != "jacket" and f["collar"] == "shirt":
-        f["collar"] = "peter pan"
+    elif f["collar"] == "shirt":
+        f["collar"] = "rib" if category == "jacket" else "peter pan"
+    if f["pattern"] not in _PATTERNS_OF.get(category, PATTERNS):
+        f["pattern"], f["accent_pattern"] = "solid", "none"
     if category == "blazer" and f["buttons"] not in ("single", "double"):
         f["buttons"] = "single"
 
