@@ -95,10 +95,11 @@ print(overview.symbols_by_category())
 # Every category is also drawn with the construction that defines it
 # (`fashion_lib.data.atelier.cues`), as a shop's photographs show it: ribbed knit bands at a
 # sweater's hem, cuffs and neckline; a shirt's collar, button placket, cuffs and curved
-# shirttail; a blazer's notched or peak lapels, pocket square and hip flaps; a bomber jacket's
-# contrasting ribbed waistband; the topstitching, rivets and faded thighs of jeans against the
-# pressed crease and slanted pockets of trousers; a print on half of the tees. Tops are
-# photographed close, bottoms from the waist down.
+# shirttail; a blazer's notched or peak lapels, suiting cloth, pocket square and hip flaps; a
+# bomber jacket's rib collar and contrasting ribbed waistband; the topstitching, rivets and
+# faded thighs of jeans against the pressed crease and slanted pockets of trousers; coats that
+# reach the knee; a print on half of the tees. Tops are photographed close, bottoms from the
+# waist down.
 #
 # Generating the profile's world takes seconds for `smoke` and minutes for `cpu`; an existing
 # world with the same settings and generator code is reused.
