@@ -1,5 +1,6 @@
 # The one place that knows the commands. `make book` and `make test` set up everything on first use.
 #   make book [PROFILE=cpu|smoke|gpu|paper]   run every notebook with papermill, then build the HTML book
+#   make book SOLUTIONS=0                     the instructors' book: exercises without their solutions
 #   make test                                 ruff (lint + format check) and the whole pytest suite,
 #                                             incl. the smoke book in headless Chromium
 #   make lab                                  JupyterLab on the .py chapters (jupytext), .venv's kernel
@@ -7,6 +8,8 @@
 SHELL := /bin/bash
 .SHELLFLAGS := -eo pipefail -c
 PROFILE ?= cpu
+# 1: each exercise's solution in a "Solution" dropdown; 0: no solution cell runs or is published.
+SOLUTIONS ?= 1
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
@@ -29,7 +32,7 @@ apt_install = if [ "$$(id -u)" = 0 ]; then \
 book: env wordnet mathjax
 	$(PY) -m fashion_lib book check --profile $(PROFILE)
 	if [ "$(PROFILE)" != paper ]; then $(PY) -m fashion_lib data make --profile $(PROFILE) --if-missing; fi
-	$(PY) -m fashion_lib book run --profile $(PROFILE)
+	$(PY) -m fashion_lib book run --profile $(PROFILE) $(if $(filter 0,$(SOLUTIONS)),--no-solutions)
 	rm -rf _build/.doctrees
 	$(VENV)/bin/jupyter-book build . -W -n --keep-going
 	@echo "book: $(CURDIR)/_build/html/index.html"

@@ -3,7 +3,7 @@
 A chapter judges its claims with `fashion_lib.stats` (`compare` per claim, then `judge` across
 them), adds who and what each claim is about, and hands the table to `publish_claims`, which
 checks every row and writes ``<runs_dir>/claims/<profile>/<chapter>.json`` atomically. The book's
-landing page (``notebooks/99_scoreboard.py``) reads every ledger of its profile back with
+scoreboard page (``notebooks/99_scoreboard.py``) reads every ledger of its profile back with
 `load_claims` and turns them into the scoreboard with `scoreboard`, `verdict_counts` and
 `scoreboard_html`; no number on it is typed by hand.
 
@@ -39,12 +39,14 @@ import yaml
 
 from fashion_lib import paths, stats
 from fashion_lib.atomic import write_text
+from fashion_lib.book.chapters import chapter_title
 from fashion_lib.errors import ConfigError, DataError
 
 __all__ = [
     "NOT_RUN",
     "Claim",
     "claims_dir",
+    "family_sizes",
     "load_claims",
     "publish_claims",
     "scoreboard",
@@ -59,7 +61,8 @@ _REQUIRED = ("paper", "source", "metric", "kind", "mean_a", "mean_b", "diff", "s
 _REQUIRED += ("hi", "level", "delta", "p", "verdict", "seeds", "queries")
 _TOLERANCE = 1e-9  # relative: JSON keeps floats exactly, so only arithmetic rounding is allowed
 LEDGER_VERSION = 2  # 2: verdicts from per-query evidence (`stats`); 1 (no version): seed ranges
-CLAIM_WIDTH = 30  # characters per line of the claim column: the table fits an 80-column page
+CLAIM_WIDTH = 28  # characters per line of the claim column: the table fits an 80-column page
+VERDICT_WIDTH = 12  # "no difference > δ" wraps onto two lines
 
 
 @dataclass(frozen=True)
@@ -222,6 +225,9 @@ def _claim_from_row(row: dict) -> Claim:
 def publish_claims(chapter: str, profile: str, table: pd.DataFrame, anchor: str) -> Path:
     """Record a chapter's verdicts for the scoreboard (replacing the anchor's earlier section).
 
+    An anchor names one place in the book: a section under the same anchor in another chapter's
+    ledger (left there when the section moved to this chapter) is removed.
+
     Args:
         chapter: the chapter's stem, e.g. ``"04_m3net_results"`` (``notebooks/<chapter>.py``).
         profile: the profile the verdicts were computed in.
@@ -246,6 +252,11 @@ def publish_claims(chapter: str, profile: str, table: pd.DataFrame, anchor: str)
     ledger = {"version": LEDGER_VERSION, "chapter": chapter, "profile": profile}
     ledger["sections"] = sections
     write_text(path, json.dumps(ledger, indent=1, allow_nan=False) + "\n")
+    for other in sorted(claims_dir(profile).glob("*.json")):  # a section moved between chapters
+        if other != path and _current(other):
+            old = _read_ledger(other)
+            if old["sections"].pop(anchor, None) is not None:
+                write_text(other, json.dumps(old, indent=1, allow_nan=False) + "\n")
     return path
 
 
@@ -321,14 +332,6 @@ def _chapter_parts(toc_path: Path) -> dict[str, str]:
     }
 
 
-def _title(source: Path) -> str:
-    """The first markdown heading of a jupytext chapter."""
-    for line in source.read_text(encoding="utf-8").splitlines():
-        if line.startswith("# # "):
-            return line[4:].strip()
-    return source.stem
-
-
 def scoreboard(
     profile: str,
     notebooks_dir: Path = paths.NOTEBOOKS_DIR,
@@ -366,7 +369,7 @@ def scoreboard(
                 {
                     "paper": paper,
                     "source": "",
-                    "claim": f"the claims of {_title(source)}",
+                    "claim": f"the claims of {chapter_title(source)}",
                     "verdict": NOT_RUN,
                     "chapter": stem,
                     "command": f"python -m fashion_lib book run --profile {profile} "
@@ -384,6 +387,12 @@ def verdict_counts(board: pd.DataFrame) -> pd.DataFrame:
     counts["total"] = counts.sum(axis=1)
     counts.columns.name = None
     return counts
+
+
+def family_sizes(judged: pd.DataFrame) -> str:
+    """ "M3-Net: 40, FashionSAP: 21": the judged claims per paper, in reading order."""
+    sizes = judged.groupby("paper", sort=False).size()
+    return ", ".join(f"{paper}: {n}" for paper, n in sizes.items()) or "none"
 
 
 def _lines(text: str, width: int) -> str:
@@ -422,7 +431,7 @@ def scoreboard_html(board: pd.DataFrame, paper: str) -> str:
                 "paper A-B": _signed(r.paper_diff),
                 "ours A-B": ours,
                 "δ": delta,
-                "verdict": html.escape(r.verdict),
+                "verdict": _lines(r.verdict, VERDICT_WIDTH),
                 "seeds": seeds,
                 "see": link,
             }

@@ -56,6 +56,7 @@ def _book_run(args: argparse.Namespace) -> int:
         out_dir=args.out,
         cell_timeout=args.cell_timeout,
         allow_cpu=args.allow_cpu,
+        solutions=not args.no_solutions,
     )
     total = sum(r.seconds for r in runs)
     print(f"executed {len(runs)} notebook(s) in {total:.1f} s")
@@ -128,6 +129,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument(
         "--cell-timeout", type=positive_int, default=None, help="seconds per cell (default: none)"
+    )
+    run.add_argument(
+        "--no-solutions",
+        action="store_true",
+        help="leave out the exercises' solutions (the instructors' book, make book SOLUTIONS=0)",
     )
     _add_allow_cpu(run)
     run.set_defaults(func=_book_run)

@@ -8,7 +8,8 @@ version and the fingerprint of the code that computes numbers are equal to the r
 everything: `unpack` refuses it with one line instead.
 
 The archive is a gzip'd tar holding ``manifest.json`` first, then the run folders (record, evidence,
-checkpoints) and the claims ledgers of the profile, under their paths relative to the runs folder.
+checkpoints), the claims ledgers and the chapter times (`book.timings`) of the profile, under their
+paths relative to the runs folder.
 The manifest names the profile, library version, the code fingerprints of the runs and of the world
 generator, and the sha256 of every file; unpacking checks them all, refuses links, absolute paths
 and ``..``, and moves a run folder into place only when all of its files check out. Feature caches
@@ -38,6 +39,7 @@ __all__ = ["MANIFEST", "ArchiveSummary", "pack_runs", "unpack_runs"]
 MANIFEST = "manifest.json"
 FORMAT = 1
 CLAIMS = "claims"
+TIMES = "book-times"  # `book.timings`: the chapter times the landing page shows
 
 
 @dataclass(frozen=True)
@@ -90,6 +92,8 @@ def pack_runs(profile: str, out: Path, root: Path | None = None) -> ArchiveSumma
         )
     files = [f for run in runs for f in sorted(run.rglob("*")) if f.is_file()]
     files += sorted(p for p in (root / CLAIMS / name).glob("*") if p.is_file())
+    times = root / TIMES / f"{name}.json"
+    files += [times] if times.is_file() else []
     manifest = {
         "format": FORMAT,
         **_expected_identity(name),
@@ -150,6 +154,19 @@ def _member_path(archive: Path, member: tarfile.TarInfo, files: dict[str, str]) 
     return path
 
 
+def _merge_times(packed: Path, local: Path) -> None:
+    """Add the archive's chapter times for chapters that have none here (local times win)."""
+    if not packed.is_file():
+        return
+    try:
+        times = json.loads(packed.read_text(encoding="utf-8"))
+        mine = json.loads(local.read_text(encoding="utf-8")) if local.is_file() else {}
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise DataError(local, f"not a readable chapter-times file ({exc})") from None
+    merged = dict(sorted({**times, **mine}.items()))
+    atomic.write_text(local, json.dumps(merged, indent=1) + "\n")
+
+
 def unpack_runs(
     archive: Path, root: Path | None = None, profile: str | None = None
 ) -> ArchiveSummary:
@@ -203,6 +220,7 @@ def unpack_runs(
         if claims.is_dir():
             for ledger in sorted(claims.iterdir()):
                 atomic.write_bytes(root / CLAIMS / name / ledger.name, ledger.read_bytes())
+        _merge_times(staging / TIMES / f"{name}.json", root / TIMES / f"{name}.json")
         return ArchiveSummary(archive, name, moved, len(files), skipped)
     finally:
         shutil.rmtree(staging, ignore_errors=True)

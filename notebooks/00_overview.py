@@ -35,10 +35,9 @@
 # %% tags=["parameters"]
 profile = "smoke"
 
-# %%
+# %% tags=["hide-input"]
 import platform
 import sys
-from dataclasses import asdict
 from pathlib import Path
 
 import pandas as pd
@@ -47,7 +46,8 @@ from IPython.display import display
 
 import fashion_lib
 from fashion_lib import paths
-from fashion_lib.book.runner import discover
+from fashion_lib.book import landing
+from fashion_lib.book.chapters import chapter_title, discover
 from fashion_lib.profiles import PROFILES, get_profile
 
 settings = get_profile(profile)
@@ -61,14 +61,6 @@ print(f"profile: {settings.name} - {settings.description}")
 
 
 # %%
-def chapter_title(source):
-    """First markdown heading of a jupytext percent source."""
-    for line in source.read_text(encoding="utf-8").splitlines():
-        if line.startswith("# # "):
-            return line[4:].strip()
-    return source.stem
-
-
 chapters = pd.DataFrame(
     [
         {
@@ -90,12 +82,7 @@ chapters
 # GPU; `paper` uses the real datasets and the papers' settings on several GPUs.
 
 # %%
-profiles = pd.DataFrame(
-    [
-        {"profile": p.name, "proxy data": p.proxy, **asdict(p.data), "purpose": p.description}
-        for p in PROFILES.values()
-    ]
-).set_index("profile")
+profiles = landing.profile_table(PROFILES.values())
 profiles
 
 # %% [markdown]
@@ -133,23 +120,31 @@ pd.Series(environment, name="value").to_frame()
 # %% [markdown]
 # ## Exercises
 #
-# Write down your prediction first, then open the solution: its first lines give the prediction
-# and the reasoning, and the code computes the answer from the library's settings.
+# Each exercise asks for a prediction and has a try-it cell holding the one value to change. Write
+# the prediction down, then open the **Solution**: the prediction and its reasoning in prose, and
+# the code that measures what happens at the try-it value (in JupyterLab, change the value and run
+# the solution's cells again). The solution's code reads the profiles' settings from the library.
 
 # %% [markdown] tags=["exercise"]
-# ### Exercise 1: from `smoke` to `cpu`
+# ### Exercise 0.1: from `smoke` to `cpu`
 #
 # Change the profile from `smoke` to `cpu`. **Predict** which of the proxy world's settings grow,
 # which stay, how many M3-Net training steps one row gets, and how many M3-Net runs chapter 03
 # trains (7 rows on 3 datasets, once per seed).
 
-# %% tags=["solution", "hide-cell"]
-# Prediction: the image counts grow by one to two orders of magnitude while the image size stays
+# %% tags=["try-it"]
+try_profile = "cpu"  # the profile to compare with smoke
+
+# %% [markdown] tags=["solution"]
+# **Prediction.** The image counts grow by one to two orders of magnitude while the image size stays
 # at 64 px; a row trains for hundreds of steps instead of a handful, and chapter 03 trains five
 # times as many runs (five seeds instead of one).
-# Reasoning: `cpu` is the reference run on a 2-core machine: more data and longer training make the
+#
+# **Reasoning.** `cpu` is the reference run on a 2-core machine: more data and longer training make the
 # numbers meaningful, the small images and the frozen backbone keep it within an hour, and five
 # seeds let every verdict rest on an interval over trainings as well as test queries.
+
+# %% tags=["solution"]
 from fashion_lib.data.taxonomy import RETRIEVAL_DATASETS
 from fashion_lib.experiments.m3net_settings import ROWS, RUN_SETTINGS
 
@@ -158,10 +153,10 @@ ex_scale = pd.DataFrame(
         name: {  # a dataset's images over its three splits
             k: getattr(v, "total", v) for k, v in vars(get_profile(name).data).items()
         }
-        for name in ("smoke", "cpu")
+        for name in ("smoke", try_profile)
     }
 )
-ex_scale["cpu / smoke"] = ex_scale["cpu"] / ex_scale["smoke"]
+ex_scale[f"{try_profile} / smoke"] = ex_scale[try_profile] / ex_scale["smoke"]
 display(ex_scale.round(1))
 ex_datasets = len(RETRIEVAL_DATASETS)
 pd.DataFrame(
@@ -173,7 +168,7 @@ pd.DataFrame(
             "backbone": "frozen" if s.frozen else "trained",
         }
         for name, s in RUN_SETTINGS.items()
-        if name in ("smoke", "cpu")
+        if name in ("smoke", try_profile)
     }
 )
 
@@ -184,7 +179,7 @@ pd.DataFrame(
 # configuration hash, seed), the commit of the code, the chapter's wall time and peak memory, and
 # the machine.
 
-# %%
+# %% tags=["hide-input"]
 from fashion_lib.book.provenance import provenance_block
 
 provenance_block(profile)

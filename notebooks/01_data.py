@@ -300,29 +300,37 @@ for fmt, name in formats.items():
 # %% [markdown]
 # ## Exercises
 #
-# Write down your prediction first, then open the solution: its first lines give the prediction
-# and the reasoning, and the code draws the samples and counts (a fixed budget of 200 DARN
-# products at 32 px, the same in every profile).
+# Each exercise asks for a prediction and has a try-it cell holding the one value to change. Write
+# the prediction down, then open the **Solution**: the prediction and its reasoning in prose, and
+# the code that measures what happens at the try-it value (in JupyterLab, change the value and run
+# the solution's cells again). Its budget is fixed: 200 DARN products at 32 px, the same in every
+# profile.
 
 # %% [markdown] tags=["exercise"]
-# ### Exercise 1: more label noise
+# ### Exercise 1.1: more label noise
 #
 # Raise the world's label noise from 5 % to 30 % (`draw.Knobs(label_noise=0.3)`) and draw the same
 # DARN products again. **Predict** the share of written training labels that differ from the
 # truth, and whether the rendered images change.
 
-# %% tags=["solution", "hide-cell"]
-# Prediction: about 30 % of the written labels differ from the truth (about 5 % at the default),
+# %% tags=["try-it"]
+try_noise = 0.3  # the world's label noise (its default: 0.05)
+
+# %% [markdown] tags=["solution"]
+# **Prediction.** About 30 % of the written labels differ from the truth (about 5 % at the default),
 # and the images are identical pixel for pixel.
-# Reasoning: each (attribute, value) pair is replaced with probability label_noise by a value drawn
+#
+# **Reasoning.** Each (attribute, value) pair is replaced with probability label_noise by a value drawn
 # among the *other* values, so every replacement is a change; the noise comes from a generator of
 # its own (seeded like the image's), so the pixels do not depend on it. Evaluation lines
 # carry the truth, so more noise makes training harder but leaves the measurement intact.
+
+# %% tags=["solution"]
 from fashion_lib.data.atelier import draw
 
 EX_PRODUCTS, EX_SIZE = 200, 32
 ex_rows, ex_images = [], {}
-for ex_noise in (0.05, 0.3):
+for ex_noise in (0.05, try_noise):
     ex_knobs = draw.Knobs(seed=settings.seed, size=EX_SIZE, label_noise=ex_noise)
     ex_samples = [draw.draw_darn(ex_knobs, i) for i in range(EX_PRODUCTS)]
     ex_images[ex_noise] = np.stack([s.images[0] for s in ex_samples])
@@ -332,7 +340,7 @@ for ex_noise in (0.05, 0.3):
     ex_rows.append(
         {"label_noise": ex_noise, "written labels differing from truth": np.mean(ex_changed)}
     )
-print("images identical:", bool((ex_images[0.05] == ex_images[0.3]).all()))
+print("images identical:", bool((ex_images[0.05] == ex_images[try_noise]).all()))
 pd.DataFrame(ex_rows).set_index("label_noise").round(3)
 
 # %% [markdown]

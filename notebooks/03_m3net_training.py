@@ -44,34 +44,48 @@
 # %% tags=["parameters"]
 profile = "smoke"
 
-# %%
+# %% tags=["hide-input"]
 import time
 
 import matplotlib.pyplot as plt
 import pandas as pd
 import seaborn as sns
+import torch
+import torch.nn.functional as F
 
-from fashion_lib.data.retrieval_data import feature_maps
+from fashion_lib.book.m3net_step import first_step, targets_of
+from fashion_lib.book.m3net_training_pages import (
+    last_stage_claims,
+    last_stage_reading,
+    loss_curves,
+    plateau_table,
+    recipe_table,
+    reference_table,
+    run_totals,
+    seed_overview,
+    selection_curves,
+    wall_times,
+)
+from fashion_lib.book.model_tables import grad_norms, tensor_shapes
+from fashion_lib.book.teach import check_equal, show_source
 from fashion_lib.experiments.backbone_pretrain import PRETRAIN_SETTINGS, pretrained_backbone
-from fashion_lib.experiments.m3net_eval import untrained_references
 from fashion_lib.experiments.m3net_runs import (
     DATASETS,
-    ROWS,
     RUN_SETTINGS,
-    dataset_for,
-    primary_relevance,
     row_evidence,
-    run_row,
     run_settings,
     run_table,
 )
 from fashion_lib.experiments.m3net_selection import select_lr, selection_table
+from fashion_lib.losses import M3NetLoss, TripletTargets, cosine_triplet, weighted_multilabel_bce
+from fashion_lib.models.m3net import M3NetOutput
+from fashion_lib.models.modc import ClassPrototypes
 from fashion_lib.profiles import get_profile
-from fashion_lib.results import seed_summary
 
 settings = run_settings(profile)
 print(f"profile: {get_profile(profile).name} - {get_profile(profile).description}")
 sns.set_theme(style="whitegrid", context="notebook")
+f64 = torch.float64  # the worked examples compute in double precision
 
 # %% [markdown]
 # ## The recipe: the paper's numbers and ours
@@ -84,41 +98,7 @@ sns.set_theme(style="whitegrid", context="notebook")
 # The table lists what each profile changes. The paper does not give its number of epochs.
 
 # %%
-recipe = pd.DataFrame(
-    [
-        {
-            "": "paper (M3-Net, Sec. 4.2)",
-            "backbone": "ResNet-50 c4, ImageNet",
-            "image px": 224,
-            "backbone trained": "end to end",
-            "triplets/epoch": 40_000,
-            "epochs": "not stated",
-            "triplets/step": 16,
-            "lr": 1e-4,
-            "decay/epoch": 0.975,
-            "seeds": "1 (not stated)",
-        }
-    ]
-    + [
-        {
-            "": f"profile {name}",
-            "backbone": f"{s.backbone} (width {s.backbone_width})"
-            if s.backbone == "small_cnn"
-            else s.backbone,
-            "image px": s.image_size,
-            "backbone trained": "frozen, cached maps" if s.frozen else "end to end",
-            "triplets/epoch": s.triplets_per_epoch,
-            "epochs": s.epochs,
-            "triplets/step": s.batch_triplets,
-            "lr": f"validation, from {list(s.lr_grid)}" if len(s.lr_grid) > 1 else s.lr,
-            "decay/epoch": s.lr_decay,
-            "seeds": len(s.seeds),
-            "worker processes": s.workers,
-        }
-        for name, s in RUN_SETTINGS.items()
-    ]
-).set_index("")
-recipe.T
+recipe_table(RUN_SETTINGS)
 
 # %% [markdown]
 # > **Why the backbone is frozen in the cpu profile.** The two papers never train from scratch:
@@ -145,15 +125,17 @@ recipe.T
 
 # %%
 started = time.perf_counter()
-backbone = pretrained_backbone(settings.backbone, profile, settings.backbone_width)
+kind, width = settings.backbone, settings.backbone_width
+backbone = pretrained_backbone(kind, profile, width)
 pretrain_seconds = time.perf_counter() - started
 pre = backbone.record
-print(f"{PRETRAIN_SETTINGS[profile]}")
+print(PRETRAIN_SETTINGS[profile])
 print(
     f"weights: {backbone.weights.name} (sha256 {backbone.digest[:12]}), "
     f"training wall time {pre.wall_time_s:.0f} s"
 )
-pd.Series(pre.metrics, name="top-1 accuracy on the validation rows (%)").to_frame()
+accuracy = "top-1 accuracy on the validation rows (%)"
+pd.Series(pre.metrics, name=accuracy).to_frame()
 
 # %% mystnb={"figure": {"caption": "Proxy pre-training of the backbone: masked binary cross-entropy per step.", "name": "fig-m3net-pretrain-loss"}}
 curve = pd.DataFrame(pre.history)
@@ -174,31 +156,19 @@ plt.show()
 
 # %%
 selection = selection_table(profile)
-chosen = {family: select_lr(family, profile) for family in selection.family.unique()}
+chosen = {f: select_lr(f, profile) for f in selection.family.unique()}
 finals = selection.drop_duplicates(["family", "lr"]).pivot(
     index="lr", columns=["family", "probe"], values="final"
 )
+rates = ", ".join(f"{f} {lr:g}" for f, lr in chosen.items())
 print(
-    f"validation MAP@all (%) at the end of training on {settings.select_dataset}, seed "
-    f"{settings.seeds[0]}; chosen rates: " + ", ".join(f"{f} {lr:g}" for f, lr in chosen.items())
+    f"validation MAP@all (%) at the end of training on "
+    f"{settings.select_dataset}, seed {settings.seeds[0]}; chosen: {rates}"
 )
 finals.round(2)
 
 # %% mystnb={"figure": {"caption": "Validation MAP@all during training, one panel per family, one line per learning rate (the learning-rate selection runs).", "name": "fig-m3net-valid-curves"}}
-grid = sns.relplot(
-    data=selection,
-    x="step",
-    y="map_all",
-    hue="lr",
-    col="family",
-    kind="line",
-    marker="o",
-    palette="viridis",
-    facet_kws={"sharey": False},
-    height=3.0,
-    aspect=1.1,
-)
-grid.set_axis_labels("training step", "validation MAP@all (%)")
+selection_curves(selection)
 plt.show()
 
 # %% [markdown]
@@ -207,23 +177,201 @@ plt.show()
 # rates (the two last curve points are 80% and 100% of the steps).
 
 # %%
-plateau = []
-for family, lr in chosen.items():
-    curve = selection[(selection.family == family) & (selection.lr == lr)].sort_values("step")
-    plateau.append(
-        {
-            "family": family,
-            "lr": lr,
-            "steps": int(curve.step.iloc[-1]),
-            "MAP@all at 80%": curve.map_all.iloc[-2] if len(curve) > 1 else float("nan"),
-            "MAP@all at 100%": curve.map_all.iloc[-1],
-        }
-    )
-plateau = pd.DataFrame(plateau).set_index("family")
-plateau["gain in the last 20%"] = plateau["MAP@all at 100%"] - plateau["MAP@all at 80%"]
-plateau["plateau (< 1 point)"] = plateau["gain in the last 20%"] < 1.0
-plateau["lr"] = plateau["lr"].map("{:g}".format)
-plateau.round(2)
+plateau_table(selection, chosen).round(2)
+
+# %% [markdown]
+# ## The loss, equation by equation (Eq. 7-11)
+#
+# Every M3-Net row minimises the three terms of Eq. 11 below. Each term: the paper's equation,
+# the library code that computes it (included from the source, so it cannot drift from what
+# trains), and a tiny example in float64 whose hand computation is checked against the library
+# (`check_equal` stops the chapter if they differ).
+#
+# ### The multi-label loss $L_M$ (Eq. 7)
+#
+# For an image $I$ asked about attribute $A_n$ with $M_n$ classes, labels $y_{m_n}$ and the
+# head's probabilities $x_{m_n} \in P_n(I)$ (Eq. 3), with {term}`w_p` weighting the positives:
+#
+# $$L_M(I, A_n \mid y_{m_n}) = \frac{1}{M_n} \sum_{m=1}^{M_n}
+#   \left[-w_p\, y_{m_n} \log x_{m_n} - (1 - y_{m_n}) \log(1 - x_{m_n})\right] \qquad (7)$$
+#
+# > **Sign fix.** The paper prints the second term as $+(1 - y_{m_n}) \log(1 - x_{m_n})$.
+# > Minimising that would push the probability of every class the image does *not* carry
+# > towards 1 (the term has no lower bound). We use the standard weighted binary cross-entropy,
+# > both terms negative, as above. Rows of different attributes have different $M_n$: the logits
+# > are padded to $M_{max}$ and a mask keeps each row's own classes.
+
+# %%
+show_source(weighted_multilabel_bce)
+
+# %% [markdown]
+# Two rows, $w_p = 2$; the second row's attribute has $M_n = 2$ classes, so its third column
+# is padding:
+
+# %% tags=["nbval-check-output"]
+logits = torch.tensor([[2.0, -1.0, 0.0], [0.5, 1.0, 0.0]], dtype=f64)
+y = torch.tensor([[1, 0, 1], [0, 1, 0]], dtype=f64)  # y_mn
+mask = torch.tensor([[True, True, True], [True, True, False]])
+x = logits.sigmoid()  # x_mn
+fixed = -2.0 * y * x.log() - (1 - y) * (1 - x).log()
+printed = -2.0 * y * x.log() + (1 - y) * (1 - x).log()
+per_row = (fixed * mask).sum(dim=1) / mask.sum(dim=1)  # 1 / M_n sum_m
+library = weighted_multilabel_bce(logits, y, mask, 2.0)
+check_equal("L_M (Eq. 7)", per_row.mean(), library)
+as_printed = ((printed * mask).sum(dim=1) / mask.sum(dim=1)).mean()
+print(f"Eq. 7 as printed: {as_printed:.4f}, unbounded below as x -> 1 on y = 0")
+
+# %% [markdown]
+# ### The triplet hinge (Eq. 8)
+#
+# $$L_\triangle(I, I^+, I^-) = \max\{0,\ \zeta + d(I, I^+) - d(I, I^-)\} \qquad (8)$$
+#
+# with the margin {term}`zeta` $= 0.4$.
+#
+# > **Our reading.** The paper calls $d$ "the cosine similarity"; with a similarity, Eq. 8
+# > would reward pushing the positive *away*. We read $d$ as the cosine distance
+# > $1 - \cos$, so the hinge is $\max\{0, \zeta - \cos(I, I^+) + \cos(I, I^-)\}$.
+
+# %%
+show_source(cosine_triplet)
+
+# %% tags=["nbval-check-output"]
+a = torch.tensor([[1.0, 0.0], [1.0, 0.0]], dtype=f64)  # anchors
+p = torch.tensor([[1.0, 1.0], [1.0, 1.0]], dtype=f64)  # cos(a, p) = 0.707
+n = torch.tensor([[0.0, 1.0], [1.0, 0.2]], dtype=f64)  # cos(a, n) = 0, 0.981
+
+
+def d(u, v):
+    """The cosine distance 1 - cos of Eq. 8, row by row."""
+    return 1 - (u * v).sum(dim=1) / (u.norm(dim=1) * v.norm(dim=1))
+
+
+by_hand = (0.4 + d(a, p) - d(a, n)).clamp_min(0)  # 0 (satisfied), 0.67
+check_equal("L_triangle (Eq. 8)", by_hand, cosine_triplet(a, p, n, 0.4))
+
+# %% [markdown]
+# ### The prototypical and instance triplet losses (Eq. 9-10) and the total (Eq. 11)
+#
+# For a triplet $[I, I^+, I^-]$ of classes $C_{m_n} = C^+_{m_n} \ne C^-_{m_n}$ in attribute
+# $A_n$, both losses live in the anchor's class-specific space ({term}`varphi_mn`):
+#
+# $$L_{CC}(I, A_n, C_{m_n}) = L_\triangle\big(\varphi_{m_n}(I),\ \varphi_{C^+},\
+#   \varphi_{m_n}(I^-)\big) \qquad (9)$$
+#
+# $$L_{CI}(I, A_n, C_{m_n}) = L_\triangle\big(\varphi_{m_n}(I),\ \varphi_{m_n}(I^+),\
+#   \varphi_{m_n}(I^-)\big) \qquad (10)$$
+#
+# $$\min_\theta\ \lambda_M L_M + \lambda_{CC} L_{CC} + \lambda_{CI} L_{CI}, \qquad
+#   \lambda_M = \lambda_{CC} = \lambda_{CI} = 1 \qquad (11)$$
+#
+# $\varphi_{C^+}$ is the class's {term}`prototype`. The paper computes it "akin to MODC";
+# ours is an exponential moving average of the normalised class representations of the class's
+# anchors and positives, started from the first batch that holds the class
+# (`ClassPrototypes.update`). `M3NetLoss` returns the three weighted terms by name and the
+# training loop sums them (Eq. 11):
+
+# %%
+show_source(M3NetLoss.forward, ClassPrototypes.update)
+
+# %% [markdown]
+# Two triplets of one attribute with two classes ($T = 2$, $D = 2$); class 0 is new, so its
+# prototype starts as the normalised mean of its normalised anchor and positive:
+
+# %% tags=["nbval-check-output"]
+emb = torch.tensor(
+    [[1.0, 0.0], [0.0, 1.0], [1.0, 1.0], [0.0, 2.0], [1.0, 0.2], [1.0, 1.0]],
+    dtype=f64,
+)  # (3T, D): anchors, positives, negatives
+out = M3NetOutput(
+    attribute_embeddings=emb,
+    multilabel_logits=logits.repeat(3, 1)[:6, :2],
+    class_mask=torch.ones(6, 2, dtype=torch.bool),
+    class_embeddings=emb,
+    pair_image=torch.arange(6),
+    pair_class=torch.tensor([0, 1] * 3),
+    attribute_attention=None,
+    class_attention=None,
+)
+targets = TripletTargets(
+    attr_ids=torch.zeros(6, dtype=torch.long),
+    class_ids=torch.tensor([0, 1]),
+    labels=torch.tensor([[1.0, 0], [0, 1], [1, 0], [0, 1], [0, 1], [1, 0]]),
+)
+prototypes = ClassPrototypes((2,), dim=2, momentum=0.1).double()
+terms = M3NetLoss(prototypes, pos_weight=2.0, margin=0.4)(out, targets)
+unit = F.normalize(emb, dim=1)
+anchor, positive, negative = unit[:2], unit[2:4], unit[4:]
+proto = F.normalize(anchor + positive, dim=1)  # phi_C+ of classes 0 and 1
+l_cc = (0.4 + d(anchor, proto) - d(anchor, negative)).clamp_min(0).mean()
+l_ci = (0.4 + d(anchor, positive) - d(anchor, negative)).clamp_min(0).mean()
+head = (out.multilabel_logits, targets.labels, out.class_mask)
+l_m = weighted_multilabel_bce(*head, 2.0)
+check_equal("L_CC (Eq. 9)", l_cc, terms["prototype_triplet"])
+check_equal("L_CI (Eq. 10)", l_ci, terms["instance_triplet"])
+check_equal("L (Eq. 11)", l_m + l_cc + l_ci, sum(terms.values()))
+
+# %% [markdown]
+# ## One training step you can watch
+#
+# What `engine.fit` does at every step of an M3-Net row, written out once for the first batch
+# of M3-Net on DeepFashion (seed of the profile): `first_step` builds the row's model, its
+# sampler, loss and optimiser exactly as `run_row` does (`fashion_lib.book.m3net_step`). In the
+# frozen profiles the batch's inputs are the cached backbone maps $\psi$ and the model's
+# backbone is an identity.
+#
+# **1. Sample a batch.** The row's triplet sampler draws $T$ triplets; the batch stacks
+# them as [anchors; positives; negatives], each row with its attribute and multi-hot labels:
+
+# %% tags=["nbval-check-output"]
+step = first_step("M3-Net", "DeepFashion", profile, seed=settings.seeds[0])
+batch, model = step.batch, step.model.train()
+print(f"sampler style {step.sampler.style!r}, seed {step.sampler.seed}")
+pd.Series({k: tuple(v.shape) for k, v in batch.items()}, name="shape")
+
+# %% [markdown]
+# **2. Forward.** Every row is encoded in the anchor's class space (the anchor's class for all
+# three rows of a triplet), so that Eq. 9-10 compare representations of one space:
+
+# %% tags=["nbval-check-output"]
+classes = batch["class_ids"].repeat(3)  # (3T,) the anchor's class
+out = model(batch["inputs"], batch["attr_ids"], classes)
+tensor_shapes(out)
+
+# %% [markdown]
+# **3. Each loss term, and their sum (Eq. 11).**
+
+# %%
+terms = step.loss(out, targets_of(batch))
+loss = torch.stack(list(terms.values())).sum()  # Eq. 11
+check_equal("L (Eq. 11)", sum(t.item() for t in terms.values()), loss)
+pd.Series({k: v.item() for k, v in terms.items()}, name="term")
+
+# %% [markdown]
+# **4. Backward.** The gradient reaches every module that computed a term (the backbone, an
+# identity here, has no parameters; the prototypes are buffers moved by their average, not by
+# the gradient):
+
+# %%
+step.optimizer.zero_grad(set_to_none=True)
+loss.backward()
+grad_norms(model).to_frame()
+
+# %% [markdown]
+# **5. Optimiser step** (Adam, then the per-epoch decay of the schedule):
+
+# %%
+weight = model.cca_a.w4.weight  # one parameter to watch
+before = weight.detach().clone()
+lr = step.optimizer.param_groups[0]["lr"]
+step.optimizer.step()
+step.scheduler.step()
+moved = (weight.detach() - before).abs()
+print(f"lr {lr:.1e}; cca_a.w4.weight moved by <= {moved.max():.2e}")
+
+# %% [markdown]
+# Adam's first step moves every weight with a gradient by about the learning rate, whatever the
+# gradient's size. `run_table` below repeats this step for every batch of every epoch, row,
+# dataset and seed.
 
 # %% [markdown]
 # ## All seven rows on the three datasets
@@ -248,29 +396,15 @@ for dataset in DATASETS:
     tables[dataset] = run_table(dataset, profile)
     seconds[dataset] = time.perf_counter() - started
 results = pd.concat(tables.values(), ignore_index=True)
-primary = results[
-    (results.attribute == "overall") & (results.relevance == results.dataset.map(primary_relevance))
-]
-summary = []
-for metric in ("map_all", "map_100", "recall_100"):
-    s = seed_summary(primary, ["dataset", "model"], metric)
-    s["metric"] = metric
-    summary.append(s)
-summary = pd.concat(summary)
-summary["mean ± std"] = [
-    f"{m:.2f} ± {s:.2f}" for m, s in zip(summary["mean"], summary["std"], strict=True)
-]
-overview = summary.pivot_table(
-    index=["dataset", "model"], columns="metric", values="mean ± std", aggfunc="first"
-).reindex(pd.MultiIndex.from_product([DATASETS, ROWS]))
-overview
+seed_overview(results)
 
 # %%
 evidence = row_evidence("M3-Net", "FashionAI", profile, "single/ap_all")
+first = evidence[0]
 print(
     f"per-query evidence of M3-Net on FashionAI: {len(evidence)} seeds x "
-    f"{len(evidence[0].keys)} test queries, e.g. {str(evidence[0].keys[0])!r}: "
-    f"AP@all {evidence[0].values[0]:.2f}"
+    f"{len(first.keys)} test queries, e.g. {str(first.keys[0])!r}: "
+    f"AP@all {first.values[0]:.2f}"
 )
 
 # %% [markdown]
@@ -286,11 +420,12 @@ print(
 # pre-training plus the three datasets' feature maps per seed.
 
 # %%
-extra = (len(settings.seeds) - 1) * pre.wall_time_s
+extra = (len(settings.seeds) - 1) * pre.wall_time_s / 60
 print(
-    f"a pre-training per seed would add about {extra / 60:.1f} min of training (plus the "
-    f"feature maps of every split, per seed) to the {len(settings.seeds)} seeds; we keep one "
-    "pre-training and say what the intervals leave out"
+    f"a pre-training per seed would add about {extra:.1f} min of training "
+    f"(plus the feature maps of every split, per seed) to the "
+    f"{len(settings.seeds)} seeds; we keep one pre-training and say what "
+    "the intervals leave out"
 )
 
 # %% [markdown]
@@ -300,16 +435,8 @@ print(
 # every attribute. They need the cached maps, so they are shown in the frozen profiles only.
 
 # %%
-if settings.frozen:
-    references = []
-    for dataset in DATASETS:
-        data = dataset_for(profile, dataset)
-        maps = feature_maps(
-            backbone.build(), backbone.digest, data, data.split, settings.image_size
-        )
-        for name, overall in untrained_references(data, maps.float().mean(dim=(2, 3))).items():
-            references.append({"dataset": dataset, "reference": name, **overall})
-    display(pd.DataFrame(references).round(2).set_index(["dataset", "reference"]))  # noqa: F821
+references = reference_table(profile, backbone)
+references.round(2) if references is not None else None
 
 # %% [markdown]
 # The comparison with the paper's numbers, the per-attribute columns and the verdicts on its claims
@@ -326,26 +453,7 @@ if settings.frozen:
 # convergence, not levels across families.
 
 # %% mystnb={"figure": {"caption": "Training loss of the first seed of every row of Tables 2-4, one panel per dataset.", "name": "fig-m3net-loss-curves"}}
-curves = []
-for dataset in DATASETS:
-    for model in ROWS:
-        row = run_row(model, dataset, settings.seeds[0], profile)
-        frame = pd.DataFrame(row.history)
-        frame["model"], frame["dataset"] = model, dataset
-        curves.append(frame[["step", "loss", "model", "dataset"]])
-curves = pd.concat(curves, ignore_index=True)
-grid = sns.relplot(
-    data=curves,
-    x="step",
-    y="loss",
-    hue="model",
-    col="dataset",
-    kind="line",
-    facet_kws={"sharey": False},
-    height=3.2,
-    aspect=1.2,
-)
-grid.figure.suptitle(f"Training loss, seed {settings.seeds[0]}, profile {profile}", y=1.03)
+loss_curves(profile)
 plt.show()
 
 # %% [markdown]
@@ -359,31 +467,12 @@ plt.show()
 # run was reused.
 
 # %%
-per_run = results.drop_duplicates(["dataset", "model", "seed"])
-walls = per_run.groupby(["dataset", "model"], sort=False)[
-    ["train_time_s", "eval_time_s", "cpu_time_s"]
-].sum()
-walls = walls.unstack("dataset").round(1)
-walls.loc["total"] = walls.sum()
-walls
+wall_times(results).round(1)
 
 # %%
-totals = pd.DataFrame(
-    {
-        "recorded train + eval (s)": per_run.groupby("dataset")[["train_time_s", "eval_time_s"]]
-        .sum()
-        .sum(axis=1)
-        .round(1),
-        "recorded CPU time (s)": per_run.groupby("dataset")["cpu_time_s"].sum().round(1),
-        "this notebook (s)": pd.Series(seconds).round(1),
-        "runs reused": per_run.groupby("dataset")["reused"].sum(),
-        "runs": per_run.groupby("dataset").size(),
-    }
-).reindex(list(DATASETS))
-print(
-    f"proxy pre-training: recorded {pre.wall_time_s:.0f} s, this notebook {pretrain_seconds:.0f} s"
-)
-totals
+recorded = f"recorded {pre.wall_time_s:.0f} s"
+print(f"proxy pre-training: {recorded}, this notebook {pretrain_seconds:.0f} s")
+run_totals(results, seconds).round(1)
 
 # %% [markdown]
 # (m3net-last-stage)=
@@ -401,69 +490,9 @@ totals
 # stage widen M3-Net's margin?
 
 # %%
-from fashion_lib.evidence import PerQuery
-from fashion_lib.experiments.m3net_settings import LAST_STAGE_EXPERIMENT
-from fashion_lib.results import paper_table
-from fashion_lib.stats import compare, delta_for, judge
-
-ls_dataset, (ls_base, ls_m3) = LAST_STAGE_EXPERIMENT
-ls_group = f"{primary_relevance(ls_dataset)}/ap_all"
-ls_table = run_table(ls_dataset, profile, rows=[ls_base, ls_m3], variant="last_stage")
-ls_ev = {
-    (model, variant): row_evidence(model, ls_dataset, profile, ls_group, variant=variant)
-    for model in (ls_base, ls_m3)
-    for variant in (None, "last_stage")
-}
-
-
-def per_query_gap(a, b):
-    """Per seed, A's value minus B's on the same query (aligned by key)."""
-    return [
-        PerQuery(x.keys, x.values - pd.Series(y.values, index=y.keys).reindex(x.keys).to_numpy())
-        for x, y in zip(a, b, strict=True)
-    ]
-
-
-ls_claims = {
-    f"{ls_m3} > {ls_base}, frozen backbone": (ls_ev[ls_m3, None], ls_ev[ls_base, None]),
-    f"{ls_m3} > {ls_base}, last stage trained": (
-        ls_ev[ls_m3, "last_stage"],
-        ls_ev[ls_base, "last_stage"],
-    ),
-    "the margin grows when the last stage trains": (
-        per_query_gap(ls_ev[ls_m3, "last_stage"], ls_ev[ls_base, "last_stage"]),
-        per_query_gap(ls_ev[ls_m3, None], ls_ev[ls_base, None]),
-    ),
-    f"{ls_m3}: last stage trained > frozen": (ls_ev[ls_m3, "last_stage"], ls_ev[ls_m3, None]),
-}
-ls_verdicts = judge(
-    [compare(a, b) for a, b in ls_claims.values()],
-    [">"] * len(ls_claims),
-    [delta_for("map_all")] * len(ls_claims),
-)
-ls_verdicts.insert(0, "claim (MAP@all, points)", list(ls_claims))
-paper = paper_table(f"m3net_table3_{ls_dataset.lower()}")["MAP@all overall"]
-paper_margin = paper[ls_m3] - paper[ls_base]
-ls_verdicts.set_index("claim (MAP@all, points)")[
-    ["mean_a", "mean_b", "diff", "lo", "hi", "delta", "verdict", "seeds", "queries"]
-].round(2)
-
-# %%
-grows = ls_verdicts.verdict.iloc[2]
-print(
-    f"paper's margin of {ls_m3} over {ls_base} on {ls_dataset}: {paper_margin:.2f} points; "
-    f"ours {ls_verdicts['diff'].iloc[0]:.2f} (frozen) and {ls_verdicts['diff'].iloc[1]:.2f} "
-    f"(last stage trained). Does training the last stage widen the margin? {grows}."
-)
-if grows == "held":
-    print("Part of the gap to the paper's margin comes from the frozen backbone.")
-elif grows in ("no difference > δ", "reversed"):
-    print(
-        "Training the last stage does not widen the margin: the frozen backbone does not "
-        "explain the gap to the paper's margin (the proxy world and the budget remain)."
-    )
-else:
-    print("The experiment cannot tell at this budget: the interval spans both answers.")
+ls_verdicts, paper_margin = last_stage_claims(profile)
+print(last_stage_reading(ls_verdicts, paper_margin))
+ls_verdicts.round(2)
 
 # %% [markdown]
 # The intervals cover the heads' (and here the last stage's) training seeds and the test queries;
@@ -498,13 +527,15 @@ else:
 # %% [markdown]
 # ## Exercises
 #
-# Each exercise changes one thing of the recipe. Write down your prediction, then open the
-# solution: its first lines give the prediction and the reasoning, and the code measures the
-# effect. Runs that train use a fixed budget, the same in every profile: `EXERCISE_STEPS` steps of
-# 16 triplets on FashionAI (`fashion_lib.exercises.train_variant`), recorded and reused like every
-# other run; the analyses of a trained row use `EXERCISE_TRIPLETS` seeded training triplets.
+# Each exercise asks for a prediction and has a try-it cell holding the one value to change. Write
+# the prediction down, then open the **Solution**: the prediction and its reasoning in prose, and
+# the code that measures what happens at the try-it value (in JupyterLab, change the value and run
+# the solution's cells again). Runs that train use a fixed budget, the same in every profile:
+# `EXERCISE_STEPS` steps of 16 triplets on FashionAI (`fashion_lib.exercises.train_variant`),
+# recorded and reused like every other run; the analyses of a trained row use `EXERCISE_TRIPLETS`
+# seeded training triplets.
 
-# %%
+# %% tags=["hide-input"]
 import torch
 
 from fashion_lib.exercises import (
@@ -525,7 +556,7 @@ def loss_drop(history, terms=("loss",)):
 
 
 # %% [markdown] tags=["exercise"]
-# ### Exercise 1: the paper's learning rate
+# ### Exercise 3.1: the paper's learning rate
 #
 # The smoke profile trains with a learning rate of 1e-3 (the cpu profile chooses its rate on
 # validation), the paper with 1e-4. Train M3-Net on FashionAI for the exercise budget with each of
@@ -533,14 +564,20 @@ def loss_drop(history, terms=("loss",)):
 # the end of training and the test MAP@all. **Predict** which rate lowers the loss more in
 # `EXERCISE_STEPS` steps.
 
-# %% tags=["solution", "hide-cell"]
-# Prediction: 1e-3 lowers the loss clearly in the budget; at 1e-4 the loss barely moves, and MAP@all
+# %% tags=["try-it"]
+try_lr = 1e-4  # the learning rate to compare with 1e-3 (the paper: 1e-4)
+
+# %% [markdown] tags=["solution"]
+# **Prediction.** 1e-3 lowers the loss clearly in the budget; at 1e-4 the loss barely moves, and MAP@all
 # is no better than at 1e-3 (in the smoke profile the test set is too small to tell them apart).
-# Reasoning: Adam's steps have a size of about lr per parameter whatever the gradient's scale, so
+#
+# **Reasoning.** Adam's steps have a size of about lr per parameter whatever the gradient's scale, so
 # 1e-4 moves the freshly initialised attention and heads ten times less per step; with a budget of
 # a few dozen steps, the run is still near its initialisation.
+
+# %% tags=["solution"]
 ex_lr = []
-for ex_rate in (1e-3, 1e-4):  # the unchanged run is the one at the profile's rate
+for ex_rate in (1e-3, try_lr):  # the unchanged run is the one at the profile's rate
     ex_run = train_variant(
         "M3-Net",
         "FashionAI",
@@ -561,7 +598,7 @@ ex_lr["loss drop"] = ex_lr["first loss"] - ex_lr["last loss"]
 ex_lr.round(3)
 
 # %% [markdown] tags=["exercise"]
-# ### Exercise 2: a triplet margin of 0
+# ### Exercise 3.2: a triplet margin of 0
 #
 # Set the margin $\zeta$ of Eq. 8-10 to 0. First take the trained M3-Net on FashionAI and count the
 # training triplets whose instance triplet loss is positive (the "active" ones, the only ones with a
@@ -569,19 +606,25 @@ ex_lr.round(3)
 # **Predict** how the share of active triplets changes, and what the triplet terms of the
 # margin-0 run do during training.
 
-# %% tags=["solution", "hide-cell"]
-# Prediction: at margin 0 only the triplets whose negative is closer to the anchor than the positive
+# %% tags=["try-it"]
+try_margin = 0.0  # the triplet margin zeta (the paper: 0.4)
+
+# %% [markdown] tags=["solution"]
+# **Prediction.** At margin 0 only the triplets whose negative is closer to the anchor than the positive
 # stay active, a much smaller share than at 0.4; the margin-0 run's triplet terms start near 0 and
 # end lower than the unchanged run's, while its MAP@all is no better.
-# Reasoning: max(0, zeta - cos(a, p) + cos(a, n)) is positive at zeta = 0 only for mis-ranked
+#
+# **Reasoning.** Max(0, zeta - cos(a, p) + cos(a, n)) is positive at zeta = 0 only for mis-ranked
 # triplets. A triplet ranked right by any gap, however small, gives no gradient, so training stops
 # pushing positives and negatives apart once they are in order, and small gaps break under noise.
+
+# %% tags=["solution"]
 ex_trip = triplet_embeddings("M3-Net", "FashionAI", profile, seed=settings.seeds[0])
 ex_active = {
     f"margin {m}": float(
         (cosine_triplet(ex_trip.anchor, ex_trip.positive, ex_trip.negative, m) > 0).float().mean()
     )
-    for m in (0.4, 0.0)
+    for m in (0.4, try_margin)
 }
 print(
     "share of active triplets under the trained model: "
@@ -596,7 +639,7 @@ ex_margin = pd.DataFrame(
         }
         for m, r in (
             (0.4, train_variant("M3-Net", "FashionAI", profile)),
-            (0.0, train_variant("M3-Net", "FashionAI", profile, margin=0.0)),
+            (try_margin, train_variant("M3-Net", "FashionAI", profile, margin=try_margin)),
         )
     }
 ).T
@@ -604,24 +647,31 @@ print("triplet terms (prototype + instance) of the fixed-budget runs:")
 ex_margin.round(4)
 
 # %% [markdown] tags=["exercise"]
-# ### Exercise 3: Euclidean instead of cosine in Eq. 8
+# ### Exercise 3.3: Euclidean instead of cosine in Eq. 8
 #
 # Swap the cosine distance of Eq. 8 for the squared Euclidean distance,
 # $\max(0, \zeta + \lVert a - p \rVert^2 - \lVert a - n \rVert^2)$, keeping $\zeta$ = 0.4. Compute it
-# on the trained representations of Exercise 2, once on L2-normalised vectors and once on the raw
+# on the trained representations of Exercise 3.2, once on L2-normalised vectors and once on the raw
 # ones. **Predict** how the normalised Euclidean loss relates to the cosine loss, and whether the
 # raw one has more or fewer active triplets.
 
 
-# %% tags=["solution", "hide-cell"]
-# Prediction: on unit vectors ||a - p||^2 = 2 - 2 cos(a, p), so the Euclidean hinge at margin 0.4
+# %% tags=["try-it"]
+try_euclid_margin = 0.4  # the margin of the Euclidean hinge
+
+# %% [markdown] tags=["solution"]
+# **Prediction.** On unit vectors ||a - p||^2 = 2 - 2 cos(a, p), so the Euclidean hinge at margin 0.4
 # is exactly twice the cosine hinge at margin 0.2: equal up to rounding, and fewer triplets are
 # active than with the cosine at 0.4. On the raw vectors the distances scale with the squared
 # norms: with norms well above 1 (printed below) the margin of 0.4 is negligible beside them and
 # fewer triplets are active than with the cosine at 0.4, chosen by length as well as by angle;
 # with norms below 1 (the few steps of the smoke profile) the margin dominates and nearly all are.
-# Reasoning: the cosine makes Eq. 8 independent of the representations' length, and its margin
+#
+# **Reasoning.** The cosine makes Eq. 8 independent of the representations' length, and its margin
 # has a fixed meaning (a gap in cosine); a Euclidean margin means something only at a fixed norm.
+
+
+# %% tags=["solution"]
 def euclidean_triplet(a, p, n, margin):
     """max(0, margin + |a - p|^2 - |a - n|^2) per triplet."""
     return torch.relu(margin + (a - p).pow(2).sum(dim=1) - (a - n).pow(2).sum(dim=1))
@@ -631,14 +681,12 @@ ex_a, ex_p, ex_n = ex_trip.anchor, ex_trip.positive, ex_trip.negative
 ex_unit = [torch.nn.functional.normalize(v, dim=1) for v in (ex_a, ex_p, ex_n)]
 ex_losses = {
     "cosine, margin 0.4": cosine_triplet(ex_a, ex_p, ex_n, 0.4),
-    "Euclidean on unit vectors, margin 0.4": euclidean_triplet(*ex_unit, 0.4),
-    "2 x cosine, margin 0.2": 2 * cosine_triplet(ex_a, ex_p, ex_n, 0.2),
-    "Euclidean on raw vectors, margin 0.4": euclidean_triplet(ex_a, ex_p, ex_n, 0.4),
+    "Euclidean on unit vectors": euclidean_triplet(*ex_unit, try_euclid_margin),
+    "2 x cosine, half the margin": 2 * cosine_triplet(ex_a, ex_p, ex_n, try_euclid_margin / 2),
+    "Euclidean on raw vectors": euclidean_triplet(ex_a, ex_p, ex_n, try_euclid_margin),
 }
-gap = (
-    ex_losses["Euclidean on unit vectors, margin 0.4"] - ex_losses["2 x cosine, margin 0.2"]
-).abs()
-print(f"max |Euclidean(unit, 0.4) - 2 cosine(0.2)| = {gap.max().item():.2e}")
+gap = (ex_losses["Euclidean on unit vectors"] - ex_losses["2 x cosine, half the margin"]).abs()
+print(f"max |Euclidean(unit) - 2 cosine(half margin)| = {gap.max().item():.2e}")
 print(f"mean norm of the raw representations: {ex_a.norm(dim=1).mean().item():.2f}")
 pd.DataFrame(
     {
@@ -657,7 +705,7 @@ pd.DataFrame(
 # configuration hash, seed), the commit of the code, the chapter's wall time and peak memory, and
 # the machine.
 
-# %%
+# %% tags=["hide-input"]
 from fashion_lib.book.provenance import provenance_block
 
 provenance_block(profile)

@@ -16,9 +16,10 @@
 # M3-Net reports fine-grained retrieval on three datasets: DeepFashion (multi-label, Table 2),
 # FashionAI and DARN (single-label, Tables 3 and 4), for seven rows: ASEN, ASENv2, ASEN++, MODC
 # and M3-Net with its two ablations M3-Net_a (attribute-conditional attention only) and M3-Net_c
-# (class-conditional attention only). This chapter puts our numbers beside the printed ones, gives
-# a verdict on each claim, and repeats the paper's two analyses: retrieval on co-occurring classes
-# and the sensitivity to the multi-label threshold gamma.
+# (class-conditional attention only). This chapter defines the metrics and the class-first
+# ranking behind every number, puts our numbers beside the printed ones and gives a verdict on
+# each claim. The paper's two analyses, retrieval on co-occurring classes and the sensitivity to
+# the multi-label threshold gamma, are the next chapter's.
 #
 # Nothing here trains a model that chapter 03 already trained: every row is read from its run
 # record (`fashion_lib.experiments.m3net_runs.run_table`), and a missing record is trained first.
@@ -28,63 +29,44 @@
 #
 # After this chapter you can ...
 #
+# - compute AP, MAP@k and Recall@k of a ranking by hand, and rank candidates class-first as
+#   MODC's and M3-Net's multi-granularity protocol does;
 # - read our Tables 2-4 beside the printed ones, as mean ± std over seeds, and say which
 #   differences the proxy world can and cannot speak to;
 # - state the rule behind each verdict on the paper's claims (an interval of the paired per-query
 #   difference against δ) and apply it to a pair of rows;
 # - explain why multi-label relevance raises MAP on DeepFashion, and check whether the ordering of
-#   the rows survives the change;
-# - explain how the threshold gamma and the positive weight w_p together decide how many class
-#   spaces an image opens.
+#   the rows survives the change.
 #
 # Symbols used: {term}`MAP@all`, {term}`R@100`, {term}`ASEN`, {term}`MODC`, {term}`C_m`,
-# {term}`multi-label relevance`, {term}`multi-granularity retrieval`, {term}`P_n(I)`,
-# {term}`x_mn`, {term}`gamma`, {term}`w_p`, {term}`CCA`, {term}`varphi_mn`.
+# {term}`multi-label relevance`, {term}`multi-granularity retrieval`, {term}`varphi_n`,
+# {term}`varphi_mn`.
 
 
 # %% tags=["parameters"]
 profile = "smoke"
 
-# %%
+# %% tags=["hide-input"]
 # %matplotlib inline
-import numpy as np
 import pandas as pd
 import torch
 from IPython.display import display
 
-from fashion_lib import stats, viz
-from fashion_lib.analysis import cooccurrence as co
-from fashion_lib.analysis import gamma as gm
-from fashion_lib.analysis import tables as tb
-from fashion_lib.claims import publish_claims
-from fashion_lib.data.formats.deepfashion import read_deepfashion, within_type
-from fashion_lib.data.retrieval_data import normalise
-from fashion_lib.data.samplers import TripletSampler
-from fashion_lib.data.taxonomy import RETRIEVAL_DATASETS
-from fashion_lib.evidence import PerQuery
-from fashion_lib.experiments import m3net_claims
-from fashion_lib.experiments.backbone_pretrain import world_root
-from fashion_lib.experiments.m3net_eval import query_keys
-from fashion_lib.experiments.m3net_runs import (
-    DATASETS,
-    ROW_SPECS,
-    ROWS,
-    encode_rows,
-    load_row_model,
-    primary_relevance,
-    run_settings,
-    run_table,
+from fashion_lib.book.m3net_pages import (
+    beside_paper,
+    relative_gains,
+    relevance_ranks,
+    run_provenance,
 )
-from fashion_lib.results import paper_table
-from fashion_lib.retrieval import RetrievalSide, evaluate_retrieval
+from fashion_lib.book.teach import check_equal, show_source
+from fashion_lib.claims import publish_claims
+from fashion_lib.experiments import m3net_claims
+from fashion_lib.experiments.m3net_runs import DATASETS, run_settings, run_table
+from fashion_lib.metrics import _chunk_metrics, _ranks_by_sort, ranking_metrics
+from fashion_lib.retrieval import ClassSpaces, multi_granularity_scores
 
 torch.set_num_threads(min(2, torch.get_num_threads()))
 settings = run_settings(profile)
-PAPER = {
-    "DeepFashion": "m3net_table2_deepfashion",
-    "FashionAI": "m3net_table3_fashionai",
-    "DARN": "m3net_table4_darn",
-}
 print(
     f"profile {profile}: seeds {settings.seeds}, {settings.epochs} epoch(s) of "
     f"{settings.triplets_per_epoch} triplets, backbone {settings.backbone} "
@@ -120,21 +102,104 @@ print(
 # >   *inconclusive*, from the 95% interval of the difference. The smoke profile has one seed and a
 # >   few steps: its verdicts mean nothing beyond "the pipe runs".
 
+# %% [markdown]
+# ## The metrics, equation by equation
+#
+# A query ranks the $C$ candidates of its attribute by similarity (higher first; ties by
+# candidate index). With $\mathrm{rel}(i) = 1$ when the candidate at position $i$ is relevant,
+# $\mathrm{hits}(i)$ the relevant candidates at positions $1..i$ and $R$ all the query's relevant
+# candidates:
+#
+# $$\mathrm{AP@all} = \frac{1}{R} \sum_{i=1}^{C} \mathrm{rel}(i)\,
+#   \frac{\mathrm{hits}(i)}{i}, \qquad
+#   \mathrm{AP@}k = \frac{1}{\min(R, k)} \sum_{i=1}^{k} \mathrm{rel}(i)\,
+#   \frac{\mathrm{hits}(i)}{i}, \qquad
+#   \mathrm{R@}k = \frac{\mathrm{hits}(k)}{R}$$
+#
+# MAP@all, MAP@k and R@k are their means over the queries (a query with $R = 0$ scores 0), with
+# $k = 100$ in the tables ({term}`MAP@all`, {term}`R@100`). The library ranks every query of a
+# chunk at once: each relevant candidate's rank and hit count, then the sums above
+# (`fashion_lib.metrics`; the fast path finds the ranks by binary search and falls back to this
+# stable sort when relevant scores tie):
+
+# %%
+show_source(_ranks_by_sort, _chunk_metrics)
+
+# %% [markdown]
+# One query, six candidates, three of them relevant (ranks 1, 3 and 6), and a second query with
+# no relevant candidate, at $k = 3$:
+
+# %% tags=["nbval-check-output"]
+scores = torch.tensor(
+    [
+        [0.9, 0.8, 0.7, 0.6, 0.5, 0.1],
+        [0.3, 0.2, 0.1, 0.0, 0.0, 0.0],
+    ]
+)
+relevant = torch.tensor([[1, 0, 1, 0, 0, 1], [0, 0, 0, 0, 0, 0]]).bool()
+found = ranking_metrics(scores, relevant, k=3)
+precisions = [1 / 1, 2 / 3, 3 / 6]  # hits(i) / i at the relevant ranks
+ap_all = sum(precisions) / 3  # R = 3
+ap_3 = sum(precisions[:2]) / min(3, 3)  # ranks 1 and 3 are in the top 3
+r_3 = 2 / 3  # hits(3) / R
+check_equal("AP@all", torch.tensor([ap_all, 0.0]), found.ap_all)
+check_equal("AP@3", torch.tensor([ap_3, 0.0]), found.ap_k)
+check_equal("R@3", torch.tensor([r_3, 0.0]), found.recall_k)
+check_equal("MAP@all (mean over queries)", ap_all / 2, found.ap_all.mean())
+
+# %% [markdown]
+# The second query scores 0 and stays in the mean; dividing AP@k by $\min(R, k)$ rather than
+# by $R$ is our choice (above).
+#
+# ## Class-first ranking (multi-granularity retrieval)
+#
+# MODC and the three M3-Net rows rank in two tiers ({term}`multi-granularity retrieval`). A
+# candidate that shares a class space with the query (for M3-Net, a class among both images'
+# high-likelihood classes $\{\hat l_n\}$) is in tier 1, ranked by its best cosine over the
+# shared class spaces ($\varphi_{m_n}$); every other candidate follows in tier 2, ranked by the
+# cosine of the attribute representations ($\varphi_n$). One score does both:
+#
+# $$s(q, c) = \begin{cases} 3 + \max_{m \in \hat l(q) \cap \hat l(c)}
+#   \cos\big(\varphi_m(q), \varphi_m(c)\big) & \text{if } \hat l(q) \cap \hat l(c) \ne
+#   \emptyset \\ \cos\big(\varphi_n(q), \varphi_n(c)\big) & \text{otherwise} \end{cases}$$
+#
+# (cosines lie in $[-1, 1]$, so tier 1 always ranks first):
+
+# %%
+show_source(multi_granularity_scores)
+
+# %% [markdown]
+# One query with class space 0; candidates 1 and 3 share it, candidate 2 opened only class 1.
+# Candidate 0 is the most similar in the attribute space, yet ranks third:
+
+# %% tags=["nbval-check-output"]
+attr_cos = torch.tensor([[0.9, 0.1, 0.8, -0.2]])  # attribute-space cosines
+query = ClassSpaces(
+    image=torch.tensor([0]),
+    class_id=torch.tensor([0]),
+    embeddings=torch.tensor([[1.0, 0.0]]),
+)
+candidates = ClassSpaces(
+    image=torch.tensor([1, 3, 2]),  # candidate of each (image, class) pair
+    class_id=torch.tensor([0, 0, 1]),
+    embeddings=torch.tensor([[0.6, 0.8], [1.0, 0.0], [1.0, 0.0]]),
+)
+rows = (torch.tensor([0]), torch.arange(4))  # query and candidate rows
+library = multi_granularity_scores(attr_cos, *rows, query, candidates)
+shared = torch.tensor([[False, True, False, True]])  # tier 1
+class_cos = torch.tensor([[0.0, 0.6, 0.0, 1.0]])  # cos in class space 0
+by_hand = torch.where(shared, 3 + class_cos, attr_cos)
+check_equal("class-first scores", by_hand, library)
+print("ranking:", library.argsort(dim=1, descending=True).tolist()[0])
+
+# %% [markdown]
+# ## The runs behind the tables
+#
+# Every row, dataset and seed trained in chapter 03, read from its run record:
+
 # %%
 tables = {ds: run_table(ds, profile) for ds in DATASETS}
-provenance = pd.DataFrame(
-    [
-        {
-            "dataset": ds,
-            "runs": df["run_dir"].nunique(),
-            "reused from records": int(df.drop_duplicates("run_dir")["reused"].sum()),
-            "seeds": sorted(df["seed"].unique().tolist()),
-            "train time (s, all runs)": df.drop_duplicates("run_dir")["train_time_s"].sum(),
-        }
-        for ds, df in tables.items()
-    ]
-).set_index("dataset")
-provenance
+run_provenance(tables)
 
 # %% [markdown]
 # ## Tables 2-4, beside the paper
@@ -146,22 +211,9 @@ provenance
 
 
 # %%
-def layout(dataset, relevance=None):
-    """Our table for one dataset in the paper's columns (mean and std over seeds)."""
-    attributes = RETRIEVAL_DATASETS[dataset].names  # in the paper's column order
-    return tb.paper_layout(
-        tables[dataset], relevance or primary_relevance(dataset), attributes, ROWS
-    )
-
-
 for dataset in DATASETS:
-    ours = layout(dataset)
-    paper = paper_table(PAPER[dataset])
-    print(f"{dataset} ({primary_relevance(dataset)}-label relevance) - ours:")
-    display(tb.mean_pm_std(ours))
-    print(f"{dataset}: ours - paper")
-    diff = tb.difference(ours.mean, paper)
-    display(viz.highlight_differences(diff, list(diff.columns)))
+    for table in beside_paper(tables, dataset):
+        display(table)
 
 # %% [markdown]
 # (m3net-claims)=
@@ -202,23 +254,13 @@ verdict_table[shown].round(2)
 # > transcribed table, and the "paper, M3-Net" and "paper, M3-Net_c" rows of DARN show it.
 
 # %%
-gains = pd.DataFrame(
-    {
-        (dataset, f"{source}, {model_name}"): tb.relative_gain(table, model_name, "MODC")[
-            list(tb.OVERALL.values())
-        ]
-        for dataset in DATASETS
-        for source, table in (
-            ("paper", paper_table(PAPER[dataset])),
-            ("ours", layout(dataset).mean),
-        )
-        for model_name in ("M3-Net", "M3-Net_c")
-    }
-).T
+gains = relative_gains(tables)
 darn_c = gains.loc[("DARN", "paper, M3-Net_c")].round(2)
 darn_m3 = gains.loc[("DARN", "paper, M3-Net")].round(2)
-assert (darn_c["MAP@all overall"], darn_c["Recall@100 overall"]) == (16.35, 18.24)
-assert darn_m3["MAP@100 overall"] == 14.59 and darn_m3["MAP@all overall"] != 16.35
+quoted = (darn_c["MAP@all overall"], darn_c["Recall@100 overall"])
+assert quoted == (16.35, 18.24)  # M3-Net_c's gains, quoted as M3-Net's
+assert darn_m3["MAP@100 overall"] == 14.59  # M3-Net's own
+assert darn_m3["MAP@all overall"] != 16.35
 gains.round(2)
 
 # %% [markdown]
@@ -229,341 +271,8 @@ gains.round(2)
 # (M3-Net's Table 2). Multi-label relevance marks more candidates relevant, so MAP rises; what
 # matters is whether the ordering of the rows survives the change.
 
-# %%
-df = tables["DeepFashion"]
-both = (
-    df[df["attribute"] == "overall"]
-    .groupby(["model", "relevance"])["map_all"]
-    .mean()
-    .unstack()
-    .reindex(ROWS)
-)
-both["multi - single"] = both["multi"] - both["single"]
-both["rank (single)"] = both["single"].rank(ascending=False, method="min").astype(int)
-both["rank (multi)"] = both["multi"].rank(ascending=False, method="min").astype(int)
-both.round(2)
-
-# %% [markdown]
-# (m3net-cooccurrence)=
-# ## Retrieval on co-occurring classes (Sec. 4.3.1)
-#
-# The paper computes the pairwise co-occurrence rate of all DeepFashion classes (two classes
-# co-occur when one image carries both) and keeps the pairs with a rate of at least 0.002 (rates
-# range over [0, 0.03]): 468 of about 1M pairs, 122 unique classes. M3-Net's MAP@all on those
-# classes is 35.61, 63.50% above its average over all classes, which the paper reads as M3-Net
-# capturing inter-dependencies between classes. {numref}`fig-m3net-cooccurrence` shows the
-# proxy's rates.
-#
-# > **Our choices (and an erratum).** The proxy has 51 classes instead of 1000, each on 2-40% of
-# > the images, so its rates are far higher and denser than DeepFashion's. The first version of this
-# > chapter kept the paper's cut-off at the same fraction of the largest rate (0.002 / 0.03 = 1/15):
-# > that keeps nearly every class (last column of the table below), so the "co-occurring classes"
-# > were all the classes that have queries, and the comparison set a number against itself (53.31
-# > vs 53.31 on the first cpu build). The cut-off now keeps the paper's *share of the classes*:
-# > pairs are taken by decreasing rate until they cover 122 / 1000 = 12.2% of the classes
-# > (`co.class_share_cutoff`; on the real data this gives back about the paper's cut-off, which
-# > keeps exactly that share). A class's MAP
-# > is the mean AP@all of the queries whose positives include it; "all classes" is the mean over
-# > every class with a query (`fashion_lib.analysis.cooccurrence`). Rates are computed on all
-# > images of the dataset's attribute file, as "in the dataset" says.
-
-# %% mystnb={"figure": {"caption": "Pairwise co-occurrence rates of the proxy DeepFashion classes, grouped by attribute type; pairs at or above the cut-off are the co-occurring ones.", "name": "fig-m3net-cooccurrence"}}
-root = world_root(profile)
-df_data = read_deepfashion(root / "DeepFashion")
-kinds = within_type(df_data.attributes)
-sizes = tuple(int(c) for c in np.bincount([v.attr for v in kinds.values()]))
-offsets = np.concatenate([[0], np.cumsum(sizes)[:-1]])
-column = {g: offsets[v.attr] + v.value for g, v in kinds.items()}  # global index -> table column
-labels = np.zeros((len(df_data.images), sum(sizes)), dtype=bool)
-for i, image in enumerate(df_data.images):
-    labels[i, [column[g] for g in image.positives]] = True
-names = [""] * sum(sizes)
-for g, attribute in enumerate(df_data.attributes):
-    names[column[g]] = attribute.name
-pairs = co.cooccurring_pairs(labels)
-within = co.cooccurring_pairs(
-    labels, groups=np.repeat(np.arange(len(sizes)), sizes), within_attribute=True
-)
-old_rule = co.cooccurring_pairs(labels, cutoff=pairs.max_rate * co.PAPER_CUTOFF / co.PAPER_MAX_RATE)
-within_column = "ours (pairs within an attribute)"
-summary = pd.DataFrame(
-    {
-        "paper": co.PAPER_FINDINGS,
-        **{
-            column_name: {
-                "max rate": found.max_rate,
-                "cut-off": found.cutoff,
-                "pairs kept": len(found.pairs),
-                "unique classes": len(found.classes),
-            }
-            for column_name, found in (
-                ("ours (all pairs)", pairs),
-                (within_column, within),
-                ("first version (1/15 of the max rate)", old_rule),
-            )
-        },
-    }
-)
-assert len(pairs.classes) < labels.shape[1], "the co-occurring classes must be a strict subset"
-print(f"{len(labels)} images, {labels.shape[1]} classes, {pairs.num_candidate_pairs} class pairs")
-print("co-occurring classes (all pairs):", ", ".join(names[c] for c in pairs.classes))
-viz.cooccurrence_heatmap(pairs.rates, names, pairs.cutoff, np.repeat(np.arange(len(sizes)), sizes))
-
-# %% [markdown]
-# M3-Net's class MAP on the co-occurring classes against all classes, for each seed, with MODC
-# beside it (a row that does not model classes jointly) as the contrast the paper does not show.
-
-
-# %%
-def recorded(model_name, seed, relevance="multi", metric="map_all"):
-    """One overall DeepFashion metric of one run, as its run record holds it."""
-    df = tables["DeepFashion"]
-    pick = (df["model"] == model_name) & (df["seed"] == seed) & (df["relevance"] == relevance)
-    return df.loc[pick & (df["attribute"] == "overall"), metric].item()
-
-
-def per_query_ap(model_name, seed):
-    """Per-query AP@all (%, multi-label relevance) of one run and its overall MAP@all.
-
-    Keyed "<attribute>|<query index>" as the runs' evidence files (`fashion_lib.evidence`).
-    """
-    row = load_row_model(model_name, "DeepFashion", seed, profile)
-    data = row.dataset
-    q = encode_rows(row.model, row.spec.family, row.eval_inputs, data.queries)
-    c = encode_rows(row.model, row.spec.family, row.eval_inputs, data.candidates)
-    protocol = "attribute" if row.spec.family == "asen" else "multi_granularity"
-    result = evaluate_retrieval(q, c, protocol, "multi", k=settings.k)
-    ap = PerQuery(query_keys(data), 100 * result.per_query["ap_all"])
-    return ap, result.overall["map_all"], data
-
-
-cooc_rows, evidence = [], {}
-for model_name in ("M3-Net", "MODC"):
-    for seed in settings.seeds:
-        ap, overall, data = per_query_ap(model_name, seed)
-        # the per-query evaluation here must reproduce the run record's overall number
-        assert abs(overall - recorded(model_name, seed)) < 1e-6, (model_name, seed)
-        evidence[model_name, seed] = ap
-        queries = data.queries
-        per_class = co.class_map(
-            ap.values, queries.attr.numpy(), queries.labels.numpy(), data.classes_per_attribute
-        )
-        for scope, chosen in (("all pairs", pairs), ("within attribute", within)):
-            found = co.compare_class_map(per_class, chosen.classes)
-            cooc_rows.append({"model": model_name, "seed": seed, "pairs": scope, **vars(found)})
-cooc = pd.DataFrame(cooc_rows)
-print("each run's per-query evaluation reproduced its record's overall MAP@all")
-ours_m3 = cooc[cooc["model"] == "M3-Net"].groupby("pairs")[["map_cooccurring", "relative_gain"]]
-for scope, column in (("all pairs", "ours (all pairs)"), ("within attribute", within_column)):
-    means = ours_m3.mean().loc[scope]
-    summary.loc["MAP@all on co-occurring classes", column] = means["map_cooccurring"]
-    summary.loc["gain over all classes (%)", column] = means["relative_gain"]
-display(summary.round(3))
-cooc
-
-# %% [markdown]
-# The paper's figure, M3-Net's class MAP on the co-occurring classes against its mean over all
-# classes, is in the summary table above, and MODC's beside it in the runs' table. It is not
-# judged as a claim, because it cannot tell M3-Net's modelling from the data: the co-occurring
-# classes tend to be the frequent ones (a class on many images co-occurs with many others), and a
-# frequent class has more relevant candidates, hence a higher AP, for *any* model.
-#
-# The paper's reading, "M3-Net is able to incorporate the inter-dependencies between these
-# classes", predicts something the frequency of a class does not: M3-Net should gain *more* over a
-# baseline on the co-occurring classes than elsewhere. We measure it per query: the gain of M3-Net
-# over MODC (the best baseline, which models no class jointly) in AP@all, on the queries whose
-# positives include a co-occurring class (`co.cooccurring_queries`) against the other queries
-# (`co.gain_by_cooccurrence`, keyed "attribute|query index" as the runs' evidence files). The two
-# models answer the same queries, so each gain is paired, and a class's frequency lifts both
-# models' AP alike.
-#
-# > The claim compares the mean gains of two disjoint sets of queries. `co.gain_gap_values` writes
-# > it in its linearised (delta-method) form, one value per query and seed, so that the book's
-# > paired bootstrap (`fashion_lib.stats`) judges it like every other claim, with δ of MAP.
-
-# %%
-flags = co.cooccurring_queries(
-    data.queries.attr.numpy(),
-    data.queries.labels.numpy(),
-    data.classes_per_attribute,
-    pairs.classes,
-)
-gain_groups = [
-    co.gain_by_cooccurrence(evidence["M3-Net", seed], evidence["MODC", seed], flags)
-    for seed in settings.seeds
-]
-gains_by_seed = pd.DataFrame(
-    [
-        {"seed": seed, "queries": group, "n": len(g.values), "gain": float(np.nanmean(g.values))}
-        for seed, groups in zip(settings.seeds, gain_groups, strict=True)
-        for group, g in groups.items()
-    ]
-)
-display(gains_by_seed.pivot(index="seed", columns="queries", values=["n", "gain"]).round(2))
-gap = stats.compare_values(*co.gain_gap_values(gain_groups))
-reading_claim = stats.judge([gap], [">"], [stats.delta_for("map_all")]).assign(
-    paper="M3-Net",
-    source="Sec. 4.3.1, DeepFashion",
-    metric="AP@all gain of M3-Net over MODC per query",
-    claim="M3-Net gains more over MODC on co-occurring classes than on the others",
-    a="queries with a co-occurring class",
-    b="other queries",
-)
-publish_claims("04_m3net_results", profile, reading_claim, "m3net-cooccurrence")
-reading_claim[["claim", "mean_a", "mean_b", "diff", "lo", "hi", "delta", "verdict", "seeds"]]
-
-# %% [markdown]
-# (m3net-gamma)=
-# ## Sensitivity to the threshold gamma
-#
-# M3-Net opens a class-specific space only for the classes its head scores above gamma: "with
-# gamma = 0.8, we can exclude on average 94% of classes for an image". We sweep gamma on trained
-# M3-Net weights, without retraining and with a single forward pass: every (image, class) pair is
-# encoded once, and each gamma keeps the pairs the model's rule would open
-# (`fashion_lib.analysis.gamma`). Two shares are shown: the paper's (classes with p <= gamma) and
-# the model's (after its top-1 floor, the one retrieval actually uses).
-# {numref}`fig-m3net-gamma` plots them with the three metrics.
-#
-# > **Errata and choices.**
-# >
-# > - *The cap.* The first version also capped the class spaces at 8 per image. That cap
-# >   contradicts the paper's own figure: on DeepFashion's ~200 classes per attribute, keeping 6%
-# >   means about 12 classes per image, which a cap of 8 cannot keep (it alone excludes 96%). The
-# >   model now follows the paper, every class above gamma (`M3NetConfig.max_classes = None`); the
-# >   top-1 floor stays (a row with no class above gamma would have no class space). The table
-# >   after the figure shows, on the same trained weights, what the old cap changed. The cost:
-# >   the class branch encodes one pair per opened space, so the evaluation grows with the
-# >   "class spaces per row" of that table (`benchmarks/bench_m3net_cap.py` times the worst
-# >   case).
-# > - *Eq. 7's sign.* The paper prints $L_M = \frac{1}{M_n}\sum_m [-w_p y \log x + (1 - y)
-# >   \log(1 - x)]$; minimising the second term as printed would push every negative class's
-# >   probability *up*. We use the standard weighted binary cross-entropy, both terms negative:
-# >   $-w_p y \log x - (1 - y) \log(1 - x)$ (`fashion_lib.losses.m3net`).
-# >
-# > The share also depends on how often the head sees each class. Eq. 7 weights positives by w_p
-# > (100 on DeepFashion), and a head that knew nothing but a class's positive rate pi would settle
-# > at p* = w_p pi / (w_p pi + 1 - pi) (`gamma.weighted_bce_optimum`): about 0.5 for pi = 1%,
-# > above 0.9 for pi = 20%. That pi is the rate *in the rows Eq. 7 is trained on*, not in the
-# > training images: each triplet draws its value uniformly among the attribute's values, and two of
-# > its three rows carry it. `gamma.sampled_positive_rate` counts the classes over exactly the rows
-# > of the run (its sampler, seed and epochs), where a rate-only head minimises Eq. 7 exactly. The
-# > curve "rate-only head (sampler rows)" is that prior; "rate-only head (all images)", the first
-# > version's, took pi over the training images and is kept for contrast. Where the measured curve
-# > follows the prior, the head has learned little beyond the rates it was shown.
-
-# %%
-GAMMAS = (0.05, 0.2, 0.4, 0.6, 0.8, 0.9, 0.95)
-FIRST_VERSION_CAP = 8  # the first version's max_classes
-
-
-def rate_only_excluded(rate, pos_weight, gamma):
-    """Share (%) of an evaluated row's classes that a head knowing only ``rate`` excludes."""
-    rows = torch.cat([data.queries.attr, data.candidates.attr])  # every evaluated row
-    share = gm.prior_excluded_share(rate, rows, data.classes_per_attribute, pos_weight, gamma)
-    return 100 * share
-
-
-sweeps, caps, excluded_rows = [], [], []
-for seed in settings.seeds:
-    row = load_row_model("M3-Net", "DeepFashion", seed, profile)
-    data, model = row.dataset, row.model
-    sides = []
-    for rows in (data.queries, data.candidates):
-        inputs = row.eval_inputs[rows.fid]
-        x = inputs.float() if row.frozen else normalise(inputs)
-        emb = gm.embed_all_classes(model, x, rows.attr)
-        sides.append(
-            (RetrievalSide(emb.attribute_embeddings, rows.attr, rows.value, rows.labels), emb)
-        )
-    points = gm.gamma_sweep(
-        sorted({*GAMMAS, model.config.gamma}),
-        model.config.max_classes,
-        sides[0],
-        sides[1],
-        relevance="multi",
-        k=settings.k,
-    )
-    at_model = next(p for p in points if p.gamma == model.config.gamma)
-    record = recorded("M3-Net", seed)
-    assert abs(at_model.metrics["map_all"] - record) < 1e-3, (at_model.metrics, record)
-    logits, mask = (
-        torch.cat([side[1].logits for side in sides]),
-        torch.cat([side[1].mask for side in sides]),
-    )
-    excluded_rows.append(100 * gm.excluded_per_row(logits, mask, gm.PAPER_GAMMA).numpy())
-    capped = gm.gamma_sweep(
-        [model.config.gamma], FIRST_VERSION_CAP, *sides, relevance="multi", k=settings.k
-    )
-    for label, point in (("no cap (the paper's rule)", at_model), ("cap of 8", capped[0])):
-        caps.append({"seed": seed, "class spaces": label, **gm.as_table([point])[0]})
-    # the prior of a rate-only head: class rates over the rows the head was trained on
-    sampler = TripletSampler(
-        data.train_labels, settings.triplets_per_epoch, seed, ROW_SPECS["M3-Net"].style
-    )
-    sampled = gm.sampled_positive_rate(
-        sampler, data.train_multihot, settings.epochs, settings.batch_triplets
-    )
-    table = gm.as_table(points)
-    for entry, point in zip(table, points, strict=True):
-        entry["excluded % (rate-only head, sampler rows)"] = rate_only_excluded(
-            sampled, settings.deepfashion_pos_weight, point.gamma
-        )
-    sweeps += [{"seed": seed, **r} for r in table]
-image_rate = data.train_multihot.float().mean(dim=0)  # (A, M_max) the first version's pi
-sweep = pd.DataFrame(sweeps).groupby("gamma").mean().drop(columns="seed")
-sweep["excluded % (rate-only head, all images)"] = [
-    rate_only_excluded(image_rate, settings.deepfashion_pos_weight, g) for g in sweep.index
-]
-print(f"the sweep at the model's gamma = {model.config.gamma} reproduces the run records' MAP@all")
-sweep.round(2)
-
-# %% mystnb={"figure": {"caption": "Sensitivity to gamma on DeepFashion (mean over seeds): share of classes excluded and the retrieval metrics, with the paper's point.", "name": "fig-m3net-gamma"}}
-viz.gamma_curve(
-    sweep.index.tolist(),
-    {name: sweep[name].tolist() for name in sweep.columns if name.startswith("excluded")},
-    metrics={
-        "MAP@all": sweep["map_all"].tolist(),
-        "MAP@100": sweep["map_k"].tolist(),
-        "Recall@100": sweep["recall_k"].tolist(),
-    },
-    paper_point=(gm.PAPER_GAMMA, gm.PAPER_EXCLUDED),
-)
-
-# %% [markdown]
-# What the first version's cap of 8 class spaces per image changed, at the model's gamma, on the
-# same trained weights (mean over seeds): the paper's rule opens every class above gamma; the cap
-# keeps the 8 most likely. The proxy's attributes have 6-16 classes, so the cap only binds on the
-# larger ones; on DeepFashion's ~200 classes per attribute it would bind on most images.
-
-# %%
-cap_table = pd.DataFrame(caps).drop(columns=["seed", "gamma"]).groupby("class spaces").mean()
-cap_table.round(2)
-
-# %% [markdown]
-# The paper's figure as a judged claim. The paper gives no tolerance; our rule: the claim holds
-# when the share excluded at the paper's gamma (classes with p <= gamma, the paper's measure, per
-# evaluated image) is above the paper's share minus `TOLERANCE` points, judged per image and seed
-# with the book's paired bootstrap (`fashion_lib.stats`) against that bound; δ is one point, as
-# for every share in percent.
-
-# %%
-TOLERANCE = 10.0
-bound = gm.PAPER_EXCLUDED - TOLERANCE
-shares = np.stack(excluded_rows)  # (seeds, evaluated rows), percent
-gamma_claim = stats.judge(
-    [stats.compare_values(shares, np.full_like(shares, bound))], [">"], [stats.DELTAS["mass"]]
-).assign(
-    paper="M3-Net",
-    source="Sec. 3.1, DeepFashion",
-    metric="excluded % (p <= gamma)",
-    claim=f"gamma = {gm.PAPER_GAMMA} excludes at least {bound:g}% of an image's classes",
-    a=f"share excluded at gamma = {gm.PAPER_GAMMA}",
-    b=f"the paper's {gm.PAPER_EXCLUDED:g}% - {TOLERANCE:g} points",
-    paper_a=gm.PAPER_EXCLUDED,
-    paper_b=bound,
-)
-publish_claims("04_m3net_results", profile, gamma_claim, "m3net-gamma")
-gamma_claim[["claim", "mean_a", "diff", "lo", "hi", "verdict", "seeds", "paper_a"]].round(2)
+# %% tags=["nbval-check-output"]
+relevance_ranks(tables["DeepFashion"]).round(2)
 
 # %% [markdown]
 # ## Is the gap to the paper's margins a frozen-backbone effect?
@@ -576,65 +285,47 @@ gamma_claim[["claim", "mean_a", "diff", "lo", "hi", "verdict", "seeds", "paper_a
 # %% [markdown]
 # ## What this chapter produced
 #
+# - AP@all, AP@k, Recall@k and the class-first scores computed by hand and checked against the
+#   library;
 # - Tables 2-4 in the paper's layout (mean ± std over the profile's seeds) and their differences
 #   from the printed numbers, read from the run records of chapter 03;
 # - a verdict on each claim of Sec. 4.3 and the relative gains over MODC, ours beside the paper's;
-# - DeepFashion under multi-label and single-value relevance;
-# - the co-occurring classes of the proxy DeepFashion (the paper's share of the classes), the
-#   class MAP of M3-Net (and MODC) on them, checked against the run records, and M3-Net's per-query
-#   gain over MODC on the queries of co-occurring classes against the others;
-# - the gamma sweep: classes excluded per image and retrieval quality, on trained weights, beside
-#   the prior of a head that knows only the class rates of its training rows, and what the first
-#   version's cap of 8 class spaces changed.
+# - DeepFashion under multi-label and single-value relevance.
 
 # %% [markdown]
 # ## Exercises
 #
-# Each exercise changes one thing and reuses what the chapter computed above (no training, no new
-# encoding). Write down your prediction, then open the solution: its first lines give the
-# prediction and the reasoning, and the code measures the effect.
+# Each exercise asks for a prediction and has a try-it cell holding the one value to change. Write
+# the prediction down, then open the **Solution**: the prediction and its reasoning in prose, and
+# the code that measures what happens at the try-it value (in JupyterLab, change the value and run
+# the solution's cells again). Each solution reuses what the chapter computed above (no training, no
+# new encoding).
 
 # %% [markdown] tags=["exercise"]
-# ### Exercise 1: w_p = 1 on DeepFashion
-#
-# The gamma curve "rate-only head (sampler rows)" is the head that only knows each class's rate in
-# its training rows, trained with w_p = 100. Set w_p to 1 (FashionAI's and DARN's weight) and
-# recompute the share of classes that head excludes at every gamma of the sweep. **Predict** the
-# share at the paper's gamma = 0.8.
-
-
-# %% tags=["solution", "hide-cell"]
-# Prediction: with w_p = 1 the rate-only head excludes (almost) every class at gamma = 0.8, and many
-# more than with w_p = 100 at every gamma.
-# Reasoning: with w_p = 1, Eq. 7's optimum is p* = pi, the class's rate in the head's rows, and no
-# proxy class is on 80% of its attribute's rows; w_p = 100 lifts p* to 100 pi / (100 pi + 1 - pi),
-# above 0.8 for any class on more than about 4% of the rows.
-print(f"largest rate of a proxy class in the head's rows: {float(sampled.max()):.2f}")
-pd.DataFrame(
-    {
-        f"w_p = {w:g}": [rate_only_excluded(sampled, w, g) for g in sweep.index]
-        for w in (settings.deepfashion_pos_weight, 1.0)
-    },
-    index=sweep.index,
-).round(1)
-
-# %% [markdown] tags=["exercise"]
-# ### Exercise 2: judge the claims on one seed
+# ### Exercise 4.1: judge the claims on one seed
 #
 # Keep only the first seed of every row and judge the MAP@all claims of the verdict table again
 # with the same rule. **Predict** whether the intervals get wider or narrower with one seed, and
 # what that makes of the verdicts.
 
-# %% tags=["solution", "hide-cell"]
-# Prediction: narrower, and more claims come out "held" or "reversed". Reasoning: with one seed the
+# %% tags=["try-it"]
+try_seeds = 1  # seeds kept per row
+
+# %% [markdown] tags=["solution"]
+# **Prediction.** Narrower, and more claims come out "held" or "reversed". Reasoning: with one seed the
 # interval covers only the sampling of test queries, not the spread between trainings (the result
 # says so in its note), so it is too narrow for a claim about the method; a decisive verdict on one
 # seed is not a more reliable one. In the smoke profile there is one seed, so both columns agree.
+
+# %% tags=["solution"]
 from fashion_lib.experiments.m3net_runs import row_evidence
 
 ex_claims = [c for c in m3net_claims.TABLE_CLAIMS if c.metric == "MAP@all overall"]
 ex_width = {}
-for ex_seeds in {len(settings.seeds): settings.seeds, 1: settings.seeds[:1]}.values():
+for ex_seeds in {
+    len(settings.seeds): settings.seeds,
+    try_seeds: settings.seeds[:try_seeds],
+}.values():
     ex_judged = m3net_claims.judge_claims(
         ex_claims,
         profile,
@@ -647,28 +338,70 @@ for ex_seeds in {len(settings.seeds): settings.seeds, 1: settings.seeds[:1]}.val
 pd.DataFrame(ex_width).fillna(0).round(2)
 
 # %% [markdown] tags=["exercise"]
-# ### Exercise 3: a cut-off past the end of the list
+# ### Exercise 4.2: rank in the attribute space alone
 #
-# Score the last seed's M3-Net in its attribute space (the embeddings of the gamma sweep) with
-# the cut-off k of MAP@k and Recall@k raised from 100 to the number of candidates. **Predict**
-# Recall@k, and how MAP@k relates to MAP@all.
+# M3-Net's rows rank class-first (above). Rank the test queries of the first seed's M3-Net on
+# DeepFashion with another protocol, for instance by the attribute representations alone
+# (`"attribute"`), and compare MAP@all, MAP@100 and Recall@100 with the class-first ranking.
+# **Predict** which protocol scores higher, and what that says about the head's
+# high-likelihood classes.
 
-# %% tags=["solution", "hide-cell"]
-# Prediction: Recall@k is 100 % for every query, MAP@k equals MAP@all, and MAP@all itself does not
-# change with k.
-# Reasoning: with k at least the number of a query's candidates, the top k is the whole ranking, so
-# every relevant candidate is found; MAP@k sums precision at the relevant positions of the top k
-# and divides by min(R, k) = R, which is the average precision of the full ranking.
-ex_q, ex_c = sides[0][0], sides[1][0]  # attribute-space queries and candidates
-ex_metrics = {}
-for ex_k in (settings.k, len(ex_c.attr_ids)):
-    ex_found = evaluate_retrieval(ex_q, ex_c, protocol="attribute", relevance="multi", k=ex_k)
-    ex_metrics[f"k = {ex_k}"] = {
-        "MAP@all": ex_found.overall["map_all"],
-        "MAP@k": ex_found.overall["map_k"],
-        "Recall@k": ex_found.overall["recall_k"],
+# %% tags=["try-it"]
+try_protocol = "attribute"  # or "multi_granularity", the rows' own
+
+# %% [markdown] tags=["solution"]
+# **Prediction.** Class-first scores higher when the classes the head opens are mostly right
+# (then tier 1 holds mostly relevant candidates); the attribute space alone wins when they are
+# not.
+#
+# **Reasoning.** Class-first only reorders: it lifts the candidates that share a predicted class
+# with the query above all others. With multi-label relevance a shared true class makes a
+# candidate relevant, so the lift helps exactly as far as the predicted classes are true ones.
+
+# %% tags=["solution"]
+from fashion_lib.experiments.m3net_runs import encode_rows, load_row_model
+from fashion_lib.retrieval import evaluate_retrieval
+
+ex_row = load_row_model("M3-Net", "DeepFashion", settings.seeds[0], profile)
+ex_sides = [
+    encode_rows(ex_row.model, "m3net", ex_row.eval_inputs, rows)
+    for rows in (ex_row.dataset.queries, ex_row.dataset.candidates)
+]
+pd.DataFrame(
+    {
+        protocol: evaluate_retrieval(*ex_sides, protocol, "multi", k=settings.k).overall
+        for protocol in ("multi_granularity", try_protocol)
     }
-pd.DataFrame(ex_metrics).T.round(4)
+).round(2)
+
+# %% [markdown] tags=["exercise"]
+# ### Exercise 4.3: ASEN's truncated MAP@100
+#
+# ASEN's scorer divides the top-100 sum by $R$, all of a query's relevant candidates, where we
+# divide by $\min(R, 100)$. Score the class-first rankings of Exercise 4.2 with both
+# denominators (`normalize="all"` and `"min"`). **Predict** how each MAP@100 compares with
+# MAP@all.
+
+# %% tags=["try-it"]
+try_normalize = "all"  # "all" (ASEN: R), "min" (ours: min(R, k)) or "hits"
+
+# %% [markdown] tags=["solution"]
+# **Prediction.** With $R$ as the denominator MAP@100 is never above MAP@all; with
+# $\min(R, 100)$ it can be above it, as the paper's tables print.
+#
+# **Reasoning.** With the same denominator $R$, the top-100 sum is a part of the full sum, so
+# each query's truncated AP is at most its AP@all; dividing by $\min(R, 100) < R$ when
+# $R > 100$ lifts it, which is the only way MAP@100 can exceed MAP@all.
+
+# %% tags=["solution"]
+pd.DataFrame(
+    {
+        f"normalize={rule!r}": evaluate_retrieval(
+            *ex_sides, "multi_granularity", "multi", k=settings.k, normalize=rule
+        ).overall
+        for rule in dict.fromkeys((try_normalize, "min"))
+    }
+).round(2)
 
 # %% [markdown]
 # ## Provenance
@@ -677,7 +410,7 @@ pd.DataFrame(ex_metrics).T.round(4)
 # configuration hash, seed), the commit of the code, the chapter's wall time and peak memory, and
 # the machine.
 
-# %%
+# %% tags=["hide-input"]
 from fashion_lib.book.provenance import provenance_block
 
 provenance_block(profile)

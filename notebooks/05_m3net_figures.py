@@ -41,26 +41,35 @@
 # %% tags=["parameters"]
 profile = "smoke"
 
-# %%
+# %% tags=["hide-input"]
 # %matplotlib inline
 import numpy as np
 import pandas as pd
 import torch
 from IPython.display import display
 
-from fashion_lib import viz
-from fashion_lib.analysis.attention_score import class_part, score_attention
+from fashion_lib.analysis.attention_score import attention_mass, score_attention
 from fashion_lib.analysis.ranking import rank_queries
-from fashion_lib.data.atelier.masks import PARTS_FILE, PartMasks
-from fashion_lib.data.formats.deepfashion import read_deepfashion
-from fashion_lib.data.retrieval_data import load_images, normalise
-from fashion_lib.experiments.m3net_runs import encode_rows, load_row_model, run_settings
+from fashion_lib.book.m3net_figure_pages import (
+    attention_maps,
+    figure3,
+    figure4,
+    first_pairs,
+    labelled_pairs,
+    mass_by_type,
+    mass_scores,
+    mass_summary,
+    ranking_sides,
+    top_k_precision,
+)
+from fashion_lib.book.teach import check_equal, show_source
+from fashion_lib.experiments.m3net_runs import load_row_model, run_settings
 
 torch.set_num_threads(min(2, torch.get_num_threads()))
 settings = run_settings(profile)
 DATASET = "DeepFashion"
-MAX_PAIRS = 3000  # (image, class) pairs scored per model and seed; the smoke test set has fewer
-print(f"profile {profile}: seeds {settings.seeds}, images of {settings.image_size} px")
+MAX_PAIRS = 3000  # (image, class) pairs per model and seed; smoke has fewer
+print(f"profile {profile}: seeds {settings.seeds}, {settings.image_size} px")
 
 # %% [markdown]
 # ## The test pairs: every labelled class of every test image
@@ -71,22 +80,14 @@ print(f"profile {profile}: seeds {settings.seeds}, images of {settings.image_siz
 # both the figure and the measurement.
 
 # %%
-m3 = load_row_model("M3-Net", DATASET, settings.seeds[0], profile)
-data = m3.dataset
-rows = {}
-for side in (data.queries, data.candidates):
-    for fid, attr, labels in zip(side.fid.tolist(), side.attr.tolist(), side.labels, strict=True):
-        for m in labels.nonzero().squeeze(1).tolist():
-            rows.setdefault((fid, attr, m), None)
-pairs = torch.tensor(list(rows))[:MAX_PAIRS]  # (P, 3): fid, attribute, class
-names = data.attributes
-attribute_file = read_deepfashion(data.folder).attributes  # class names, in class-index order
-value_names = [[a.name for a in attribute_file if a.type_id == t + 1] for t in range(len(names))]
-has_masks = (data.folder / PARTS_FILE).is_file()  # only a generated world has part masks
-keys = [data.filenames[data.split][f] for f in pairs[:, 0].tolist()]
-print(f"{len(pairs)} (image, attribute, class) pairs from {pairs[:, 0].unique().numel()} images")
+seed0 = settings.seeds[0]
+data = load_row_model("M3-Net", DATASET, seed0, profile).dataset
+tp = labelled_pairs(data, MAX_PAIRS)
+pairs, keys, parts, part_masks = tp.pairs, tp.keys, tp.parts, tp.part_masks
+has_masks = part_masks is not None  # only a generated world has part masks
+n_images = pairs[:, 0].unique().numel()
+print(f"{len(pairs)} (image, attribute, class) pairs from {n_images} images")
 if has_masks:  # the part that shows each class exists only in the proxy world
-    parts = [class_part(DATASET, a, m) for a, m in pairs[:, 1:].tolist()]
     display(pd.Series(parts, name="part").value_counts().to_frame("pairs").T)
 
 # %% [markdown]
@@ -99,35 +100,16 @@ if has_masks:  # the part that shows each class exists only in the proxy world
 
 
 # %%
-@torch.no_grad()
-def attention_maps(row_model, pairs, batch_size=256):
-    """The spatial attention maps (P, h, w) a trained row returns for (fid, attr, class) pairs."""
-    maps = {}
-    for start in range(0, len(pairs), batch_size):
-        p = pairs[start : start + batch_size]
-        inputs = row_model.eval_inputs[p[:, 0]]
-        x = inputs.float() if row_model.frozen else normalise(inputs)
-        if row_model.spec.family == "m3net":
-            out = row_model.model(x, p[:, 1], p[:, 2])  # one pair per row, in row order
-            found = {"attribute": out.attribute_attention, "class": out.class_attention}
-        else:
-            found = {"attribute": row_model.model(x, p[:, 1]).attention}
-        for kind, value in found.items():
-            if value is not None:
-                maps.setdefault(kind, []).append(value)
-    return {kind: torch.cat(parts_) for kind, parts_ in maps.items()}
-
-
 MODELS = ("M3-Net", "M3-Net_a", "M3-Net_c", "ASEN", "MODC")
-maps = {
-    (name, seed): attention_maps(load_row_model(name, DATASET, seed, profile), pairs)
-    for name in MODELS
-    for seed in settings.seeds
-}
+maps = {}
+for name in MODELS:
+    for seed in settings.seeds:
+        row = load_row_model(name, DATASET, seed, profile)
+        maps[name, seed] = attention_maps(row, pairs)  # kind -> (P, h, w)
 {
-    f"{name} seed {seed}": {k: tuple(v.shape) for k, v in found.items()}
+    name: {k: tuple(v.shape) for k, v in found.items()}
     for (name, seed), found in maps.items()
-    if seed == settings.seeds[0]
+    if seed == seed0
 }
 
 # %% [markdown]
@@ -141,36 +123,40 @@ maps = {
 # > Scoring is exact for maps constant within a cell (the mask is area-pooled to the map's grid).
 # > Textures, fabrics and styles are scored against the torso and shapes against the hem line,
 # > the parts that show them in the proxy renderer (`fashion_lib.data.atelier.labels`).
+#
+# With a map $\alpha$ over the $h \times w$ cells (normalised to sum to 1) and
+# $\mathrm{cover}_j$ the fraction of cell $j$'s pixels inside the part's mask:
+#
+# $$\mathrm{mass} = \sum_{j=1}^{h \times w} \alpha_j\, \mathrm{cover}_j, \qquad
+#   \mathrm{area} = \frac{|\mathrm{part}|}{H W}, \qquad
+#   \mathrm{lift} = \frac{\mathrm{mass}}{\mathrm{area}}$$
+
+# %%
+show_source(attention_mass)
+
+# %% [markdown]
+# A 2 x 2 map over a 4 x 4 image whose part covers the top-left cell and half of the
+# top-right one:
+
+# %% tags=["nbval-check-output"]
+alpha = torch.tensor([[[0.5, 0.25], [0.25, 0.0]]])  # (1, h, w)
+mask = torch.zeros(1, 4, 4, dtype=torch.bool)  # (1, H, W)
+mask[0, :2, :2] = True  # the whole top-left cell
+mask[0, :2, 2] = True  # half of the top-right cell
+cover = torch.tensor([[1.0, 0.5], [0.0, 0.0]])
+found = attention_mass(alpha, mask)
+check_equal("mass", (alpha[0] * cover).sum(), found.mass[0])
+check_equal("area", 6 / 16, found.area[0])
+check_equal("lift", 0.625 / 0.375, found.lift[0])
 
 # %%
 if has_masks:
-    part_masks = PartMasks(data.folder / PARTS_FILE)
-    scored = []
-    for (name, seed), found in maps.items():
-        for kind, attention in found.items():
-            s = score_attention(attention, keys, parts, part_masks)
-            scored.append(
-                pd.DataFrame(
-                    {
-                        "model": name,
-                        "map": kind,
-                        "seed": seed,
-                        "attribute": [names[a] for a in pairs[:, 1].tolist()],
-                        "part": parts,
-                        "mass": s.mass.numpy(),
-                        "area": s.area.numpy(),
-                    }
-                )
-            )
-    scores = pd.concat(scored, ignore_index=True)
-    per_seed = scores.groupby(["model", "map", "seed"])[["mass", "area"]].mean().mul(100)
-    per_seed["lift"] = per_seed["mass"] / per_seed["area"]
-    summary = per_seed.groupby(["model", "map"]).agg(["mean", "std"]).fillna(0.0).round(2)
-    print("attention mass on the named part and the part's area (percent), lift = mass / area;")
-    print("mean and std over seeds")
-    display(summary)
+    scores = mass_scores(maps, tp)
+    print("attention mass on the named part and the part's area (percent),")
+    print("lift = mass / area; mean and std over seeds")
+    display(mass_summary(scores).round(2))
 else:
-    print("no part masks beside this dataset (a real copy): the attention score needs the proxy")
+    print("no part masks beside this dataset: the score needs the proxy")
 
 # %% [markdown]
 # By attribute type, M3-Net's two maps beside ASEN's (mean mass in percent over all pairs and
@@ -179,16 +165,7 @@ else:
 
 # %%
 if has_masks:
-    by_type = (
-        scores[scores["model"].isin(["M3-Net", "ASEN"])]
-        .assign(column=lambda d: d["model"] + " " + d["map"])
-        .pivot_table(index="attribute", columns="column", values="mass", aggfunc="mean")
-        .mul(100)
-        .round(2)
-    )
-    one_map = (scores["model"] == "M3-Net") & (scores["map"] == "class")  # each pair once per seed
-    by_type["part area"] = (scores[one_map].groupby("attribute")["area"].mean() * 100).round(2)
-    display(by_type)
+    display(mass_by_type(scores).round(2))
 
 # %% [markdown]
 # ## Figure 3: attribute vs class attention
@@ -209,37 +186,13 @@ TARGETS = [
     ("part-related", "drape"),
     ("shape-related", "fitted"),
 ]
-chosen = []
-for attribute, klass in TARGETS:
-    for i, (a, m) in enumerate(pairs[:, 1:].tolist()):
-        if names[a] == attribute and (klass is None or value_names[a][m] == klass):
-            chosen.append(i)
-            break
-seed0 = settings.seeds[0]
+chosen = first_pairs(tp, TARGETS)
 panels = {
-    "M3-Net attribute attention": maps[("M3-Net", seed0)]["attribute"][chosen],
-    "M3-Net class attention": maps[("M3-Net", seed0)]["class"][chosen],
-    "ASEN attention": maps[("ASEN", seed0)]["attribute"][chosen],
+    "M3-Net attribute attention": maps["M3-Net", seed0]["attribute"][chosen],
+    "M3-Net class attention": maps["M3-Net", seed0]["class"][chosen],
+    "ASEN attention": maps["ASEN", seed0]["attribute"][chosen],
 }
-images = load_images(data.folder, [keys[i] for i in chosen], settings.image_size)
-outlines = [part_masks.part(keys[i], parts[i]) for i in chosen] if has_masks else None
-under = {}
-for title, found in panels.items():
-    if has_masks:
-        mass = score_attention(
-            found, [keys[i] for i in chosen], [parts[i] for i in chosen], part_masks
-        ).mass
-        under[title] = [f"mass on part {100 * v:.0f}%" for v in mass.tolist()]
-viz.attention_overlays(
-    images.permute(0, 2, 3, 1).numpy(),
-    panels,
-    row_labels=[
-        f"{names[pairs[i, 1]].removesuffix('-related')}: {value_names[pairs[i, 1]][pairs[i, 2]]}"
-        for i in chosen
-    ],
-    map_labels=under,
-    masks=outlines,
-)
+figure3(panels, tp, chosen, data, settings.image_size)
 
 # %% [markdown]
 # ## Figure 4: retrieval by M3-Net and MODC
@@ -255,64 +208,16 @@ viz.attention_overlays(
 
 # %% mystnb={"figure": {"caption": "The paper's Figure 4 on the proxy: the top results of M3-Net and MODC for single- and multi-label DeepFashion queries; true positives in green, false ones in red.", "name": "fig-m3net-figure4"}}
 K = 6
-sides = {}
-for name in ("M3-Net", "MODC"):
-    row = load_row_model(name, DATASET, seed0, profile)
-    sides[name] = [
-        encode_rows(row.model, row.spec.family, row.eval_inputs, r)
-        for r in (data.queries, data.candidates)
-    ]
-positives = data.queries.labels.sum(dim=1)  # (Q,) positive classes of each query
-single = (positives == 1).nonzero().squeeze(1)[:2].tolist()
-multi = (positives > 1).nonzero().squeeze(1)[:2].tolist()
-ranked = {
-    name: rank_queries(q, c, single + multi, "multi_granularity", "multi", K)
-    for name, (q, c) in sides.items()
-}
-grid_rows, labels_ = [], []
-for j, query in enumerate(single + multi):
-    attr = int(data.queries.attr[query])
-    classes = ", ".join(value_names[attr][m] for m in data.queries.labels[query].nonzero()[:, 0])
-    for name in ("M3-Net", "MODC"):
-        grid_rows.append(ranked[name][j])
-        kind = "single" if query in single else "multi"
-        labels_.append(
-            f"{name}, {kind}-label query. {names[attr].removesuffix('-related')}: {classes}"
-        )
-fids = [int(data.queries.fid[r.query]) for r in grid_rows]
-split_names = data.filenames[data.split]
-query_images = load_images(data.folder, [split_names[f] for f in fids], settings.image_size)
-k = min(len(r.candidates) for r in grid_rows)
-result_fids = [data.candidates.fid[r.candidates[:k]].tolist() for r in grid_rows]
-result_images = [
-    load_images(data.folder, [split_names[f] for f in row], settings.image_size)
-    for row in result_fids
-]
-viz.retrieval_grid(
-    query_images.permute(0, 2, 3, 1).numpy(),
-    [r.permute(0, 2, 3, 1).numpy() for r in result_images],
-    np.stack([r.relevant[:k].numpy() for r in grid_rows]),
-    row_labels=labels_,
-)
+sides = ranking_sides(profile, seed0)
+figure4(sides, data, tp, K, settings.image_size)
 
 # %% [markdown]
 # The same comparison over every test query: the share of true positives among the top K results,
 # for all queries and for the multi-label ones alone (the case the paper's Figure 4(b) argues).
 
 # %%
-everyone = range(len(data.queries))
-precision = {}
-for name, (q, c) in sides.items():
-    hits = [
-        float(r.relevant.float().mean())
-        for r in rank_queries(q, c, everyone, "multi_granularity", "multi", K)
-    ]
-    hits = np.array(hits)
-    precision[name] = {
-        f"P@{K}, all queries": 100 * hits.mean(),
-        f"P@{K}, multi-label queries": 100 * hits[(positives > 1).numpy()].mean(),
-        "queries": len(hits),
-    }
+everyone = range(len(data.queries))  # every test query
+precision = top_k_precision(sides, data, K)
 pd.DataFrame(precision).T.round(2)
 
 # %% [markdown]
@@ -329,25 +234,33 @@ pd.DataFrame(precision).T.round(2)
 # %% [markdown]
 # ## Exercises
 #
-# Each exercise changes one thing in the measurements above and reuses the maps and rankings
-# already computed (no training). Write down your prediction, then open the solution: its first
-# lines give the prediction and the reasoning, and the code measures the effect. The attention
-# exercises need the part masks of the proxy world.
+# Each exercise asks for a prediction and has a try-it cell holding the one value to change. Write
+# the prediction down, then open the **Solution**: the prediction and its reasoning in prose, and
+# the code that measures what happens at the try-it value (in JupyterLab, change the value and run
+# the solution's cells again). Each solution reuses the maps and rankings computed above (no
+# training); the attention exercises need the part masks of the proxy world.
 
 # %% [markdown] tags=["exercise"]
-# ### Exercise 1: a uniform map
+# ### Exercise 5.1: a uniform map
 #
 # Replace M3-Net's class attention by the uniform map $1/(hw)$ for every pair and score it.
 # **Predict** its mass on the named part and its lift.
 
-# %% tags=["solution", "hide-cell"]
-# Prediction: the mass equals the part's area for every pair, so the lift is exactly 1.
-# Reasoning: a uniform map puts the same weight on every cell, so the share of its mass inside a
+# %% tags=["try-it"]
+try_mix = 1.0  # share of the uniform map in the scored map (0: M3-Net's)
+
+# %% [markdown] tags=["solution"]
+# **Prediction.** The mass equals the part's area for every pair, so the lift is exactly 1.
+#
+# **Reasoning.** A uniform map puts the same weight on every cell, so the share of its mass inside a
 # mask is the share of the image the mask covers; this is why the lift, mass over area, measures
 # attention against chance. A lift above 1 needs a map that favours the part.
+
+# %% tags=["solution"]
 if has_masks:
     ex_class = maps[("M3-Net", seed0)]["class"]  # (P, h, w)
-    ex_uniform = torch.full_like(ex_class, 1.0 / ex_class[0].numel())
+    ex_flat = torch.full_like(ex_class, 1.0 / ex_class[0].numel())
+    ex_uniform = try_mix * ex_flat + (1 - try_mix) * ex_class
     ex_scores = {
         "M3-Net class attention": score_attention(ex_class, keys, parts, part_masks),
         "uniform map": score_attention(ex_uniform, keys, parts, part_masks),
@@ -370,25 +283,33 @@ else:
     print("no part masks beside this dataset: the exercise needs the proxy world")
 
 # %% [markdown] tags=["exercise"]
-# ### Exercise 2: move the maps off the garment
+# ### Exercise 5.2: move the maps off the garment
 #
 # Shift M3-Net's class attention maps circularly by half their height and half their width, so
 # that what was at the centre of the picture lands in its corners, and score them again.
 # **Predict** the mass on the named part and the lift.
 
-# %% tags=["solution", "hide-cell"]
-# Prediction: the mass on the part falls for nearly every part and the overall lift drops to about
+# %% tags=["try-it"]
+try_shift = 0.5  # the circular shift, as a share of the height and width
+
+# %% [markdown] tags=["solution"]
+# **Prediction.** The mass on the part falls for nearly every part and the overall lift drops to about
 # 1 or below, from above 1 for the maps as returned.
-# Reasoning: the garment fills the middle of a product shot and the corners hold background, so a
+#
+# **Reasoning.** The garment fills the middle of a product shot and the corners hold background, so a
 # map that has learned to look at the garment puts its mass near the centre; the shift moves that
 # mass to the corners, where no part is, and the mass that comes in from the corners is the little
 # the map had there. A map that ignored the garment would score about the same before and after.
+
+# %% tags=["solution"]
 if has_masks:
     ex_class = maps[("M3-Net", seed0)]["class"]  # (P, h, w)
     ex_h, ex_w = ex_class.shape[-2:]
     ex_moved = {
         "as returned": ex_class,
-        "shifted by (h/2, w/2)": ex_class.roll((ex_h // 2, ex_w // 2), dims=(-2, -1)),
+        f"shifted by {try_shift:g}": ex_class.roll(
+            (int(ex_h * try_shift), int(ex_w * try_shift)), dims=(-2, -1)
+        ),
     }
     ex_scored = {n: score_attention(m, keys, parts, part_masks) for n, m in ex_moved.items()}
     ex_by_part = pd.DataFrame(
@@ -404,25 +325,30 @@ else:
     print("no part masks beside this dataset: the exercise needs the proxy world")
 
 # %% [markdown] tags=["exercise"]
-# ### Exercise 3: a longer list of results
+# ### Exercise 5.3: a longer list of results
 #
 # Figure 4 shows the top K = 6 results. Raise K to 30 and recompute the share of true positives
 # among the top K, for M3-Net and MODC. **Predict** how P@K moves, and whether the gap between the
 # two models grows or shrinks.
 
-# %% tags=["solution", "hide-cell"]
-# Prediction: P@K falls for both models, towards the share of relevant candidates in the gallery;
+# %% tags=["try-it"]
+try_k = 30  # the length of the list of results (Figure 4: 6)
+
+# %% [markdown] tags=["solution"]
+# **Prediction.** P@K falls for both models, towards the share of relevant candidates in the gallery;
 # the gap between them shrinks.
-# Reasoning: a ranking better than chance puts its relevant candidates first, so the precision of a
+#
+# **Reasoning.** A ranking better than chance puts its relevant candidates first, so the precision of a
 # longer prefix is lower; as K grows towards the whole list, every model's precision tends to the
 # same base rate, so differences between models fade.
-EX_K = 30
+
+# %% tags=["solution"]
 ex_prec = {}
 for name, (q, c) in sides.items():
-    ex_ranked = rank_queries(q, c, everyone, "multi_granularity", "multi", EX_K)
+    ex_ranked = rank_queries(q, c, everyone, "multi_granularity", "multi", try_k)
     ex_prec[name] = {
         f"P@{K} (%)": precision[name][f"P@{K}, all queries"],  # computed above
-        f"P@{EX_K} (%)": 100 * np.mean([float(r.relevant.float().mean()) for r in ex_ranked]),
+        f"P@{try_k} (%)": 100 * np.mean([float(r.relevant.float().mean()) for r in ex_ranked]),
     }
 ex_prec = pd.DataFrame(ex_prec).T
 ex_prec.loc["M3-Net - MODC"] = ex_prec.loc["M3-Net"] - ex_prec.loc["MODC"]
@@ -435,7 +361,7 @@ ex_prec.round(2)
 # configuration hash, seed), the commit of the code, the chapter's wall time and peak memory, and
 # the machine.
 
-# %%
+# %% tags=["hide-input"]
 from fashion_lib.book.provenance import provenance_block
 
 provenance_block(profile)

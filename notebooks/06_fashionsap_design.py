@@ -354,9 +354,11 @@ parameter_counts(model).to_frame()
 # %% [markdown]
 # ## Exercises
 #
-# Each exercise changes one thing. Write down your prediction before opening the solution; the
-# solution makes the change and computes what happens on this profile's data. None of them trains:
-# they use the chapter's tokenizer, rows and untrained model, and run in seconds on every profile.
+# Each exercise asks for a prediction and has a try-it cell holding the one value to change. Write
+# the prediction down, then open the **Solution**: the prediction and its reasoning in prose, and
+# the code that measures what happens at the try-it value (in JupyterLab, change the value and run
+# the solution's cells again). None of them trains: they use the chapter's tokenizer, rows and
+# untrained model, and run in seconds on every profile.
 
 # %% [markdown] tags=["exercise"]
 # ### Exercise 6.1: random words instead of antonyms in TRP
@@ -368,13 +370,22 @@ parameter_counts(model).to_frame()
 # know to spot a replaced word? **Observe** the replacements of the first 100 training rows under
 # the seeds used above. Budget: 100 rows, text only, no model.
 
-# %% tags=["solution", "hide-cell"]
-# Prediction: without WordNet every replacement is a random vocabulary word ("cameo", "invade"),
+
+# %% tags=["try-it"]
+def try_antonyms(word):
+    """TRP's antonyms of `word`: none (the default asks WordNet)."""
+    return []
+
+
+# %% [markdown] tags=["solution"]
+# **Prediction.** Without WordNet every replacement is a random vocabulary word ("cameo", "invade"),
 # which is almost never a word of the catalogue: the head can spot it from the text alone, like a
 # spelling error. An antonym ("long" -> "short", "black" -> "white") is a fashion word in a fashion
 # sentence; only the image says it is wrong. So we expect a clearly larger share of in-catalogue
 # replacements with antonyms on, and a harder, more visual TRP task.
-no_antonyms = TextProcessor(tokenizer, processor.config, antonym_fn=lambda word: [])
+
+# %% tags=["solution"]
+no_antonyms = TextProcessor(tokenizer, processor.config, antonym_fn=try_antonyms)
 catalogue = {w for item in items for w in words(item.description)}
 exercise_rows = range(min(100, len(items)))
 
@@ -408,11 +419,16 @@ with pd.option_context("display.max_colwidth", 90):
 # `[MASK]` count moves and which one does not move at all, and why. **Observe** the `[MASK]` tokens
 # of the caption and of the prompts over the same 100 rows and seeds. Budget: 100 rows, text only.
 
-# %% tags=["solution", "hide-cell"]
-# Prediction: only the caption's [MASK]s move, from none at mlm_prob = 0 to most caption tokens at
+# %% tags=["try-it"]
+try_mlm_prob = 0.0  # the caption's masking probability
+
+# %% [markdown] tags=["solution"]
+# **Prediction.** Only the caption's [MASK]s move, from none at mlm_prob = 0 to most caption tokens at
 # 1 - trp_prob. The prompts' [MASK]s are PTP's blanks: every prompt loses its name or its value
 # whatever mlm_prob says, and the prompts are corrupted before the caption with the same generator,
 # so even the same slots are blanked: the prompt count should be identical in the three rows.
+
+# %% tags=["solution"]
 import dataclasses
 
 
@@ -433,7 +449,7 @@ base = processor.config
 mlm_sweep = pd.DataFrame(
     {
         p: segment_masks(dataclasses.replace(base, mlm_prob=p), exercise_rows)
-        for p in (0.0, base.mlm_prob, 1 - base.trp_prob)
+        for p in (try_mlm_prob, base.mlm_prob, 1 - base.trp_prob)
     }
 ).T.rename_axis("mlm_prob")
 mlm_sweep
@@ -446,15 +462,22 @@ mlm_sweep
 # token at position 1) and to the forward pass of a model whose FSIS switch is on. **Observe** both.
 # Budget: four rows, one forward pass per text.
 
-# %% tags=["solution", "hide-cell"]
-# Prediction: without the symbol every sequence is one token shorter and the first caption word
+# %% tags=["try-it"]
+try_use_symbol = False  # whether the text starts with its fashion symbol
+
+# %% [markdown] tags=["solution"]
+# **Prediction.** Without the symbol every sequence is one token shorter and the first caption word
 # moves to position 1. FSIS aligns the symbol's state with the image, so a model with FSIS on has no
 # symbol to read: it must refuse the batch (a ConfigError) rather than silently align a caption word
 # with the image. Switching FSIS off in the model's config (as Table 6's first three rows do) drops
 # the symbol from the text and the two FSIS adapters from the model.
+
+# %% tags=["solution"]
 from fashion_lib.errors import ConfigError
 
-no_symbol = TextProcessor(tokenizer, dataclasses.replace(processor.config, use_symbol=False))
+no_symbol = TextProcessor(
+    tokenizer, dataclasses.replace(processor.config, use_symbol=try_use_symbol)
+)
 text_no_symbol = no_symbol.collate(
     [train.records[i].sample for i in four], np.random.default_rng(0)
 )

@@ -518,10 +518,12 @@ display(Markdown(f"Total training time of this chapter: {total}."))
 # %% [markdown]
 # ## Exercises
 #
-# Each exercise changes one thing in the pre-trained FashionSAP of seed 0 (`full_model` above) or
-# in its held-out batches. Write down your prediction before opening the solution. Nothing is
-# trained: each solution runs the model on one validation batch, in seconds on every
-# profile.
+# Each exercise asks for a prediction and has a try-it cell holding the one value to change. Write
+# the prediction down, then open the **Solution**: the prediction and its reasoning in prose, and
+# the code that measures what happens at the try-it value (in JupyterLab, change the value and run
+# the solution's cells again). Each changes one thing in the pre-trained FashionSAP of seed 0
+# (`full_model` above) or in its held-out batches; nothing is trained, and each solution runs the
+# model on one validation batch, in seconds on every profile.
 
 # %% [markdown] tags=["exercise"]
 # ### Exercise 7.1: no momentum distillation
@@ -532,13 +534,18 @@ display(Markdown(f"Total training time of this chapter: {total}."))
 # which way the ITS loss moves. **Observe** the targets and the loss for both values. Budget: one
 # validation batch, one forward pass.
 
-# %% tags=["solution", "hide-cell"]
-# Prediction: at alpha = 0 the target is the hard label alone: 100% of each row's mass on the
+# %% tags=["try-it"]
+try_alpha = 0.0  # the distillation weight of ITS
+
+# %% [markdown] tags=["solution"]
+# **Prediction.** At alpha = 0 the target is the hard label alone: 100% of each row's mass on the
 # product's own text(s), nothing elsewhere, an entropy near 0. With distillation, alpha of the mass
 # follows the momentum model's softmax over the whole bank (batch + queue), so the target spreads
 # over the texts the momentum model finds similar and the mass on the positive drops to about
 # 1 - alpha plus what the momentum model itself gives the positive. The loss of a model that agrees
 # with its momentum copy is lower against soft targets than against one-hot ones.
+
+# %% tags=["solution"]
 from fashion_lib.engine import make_generator
 from fashion_lib.losses.fashionsap import its_loss
 
@@ -551,7 +558,7 @@ with torch.no_grad():
     hard = positive / positive.sum(1, keepdim=True)
     soft = (its.image_bank[:b] @ its.text_bank.t() / its.temperature).softmax(1)  # momentum i2t
     distillation = []
-    for alpha in (its.alpha, 0.0):
+    for alpha in (its.alpha, try_alpha):
         target = alpha * soft + (1 - alpha) * hard  # Eq. (9), image to text
         entropy = -(target * target.clamp_min(1e-12).log()).sum(1)  # (B,)
         loss = its_loss(
@@ -579,12 +586,17 @@ pd.DataFrame(distillation).set_index("alpha").round(3)
 # they do *not* match. **Observe** 20 draws per image of the same held-out batch. Budget: one
 # validation batch, three fusion passes per rule.
 
-# %% tags=["solution", "hide-cell"]
-# Prediction: similarity-weighted draws prefer the texts that ITS already confuses with the image:
+# %% tags=["try-it"]
+try_tau = float("inf")  # ITM draws by softmax(sim / try_tau); inf: uniformly
+
+# %% [markdown] tags=["solution"]
+# **Prediction.** Similarity-weighted draws prefer the texts that ITS already confuses with the image:
 # higher cosine, more often the same category, and a higher "match" probability from the ITM head,
 # i.e. harder negatives that force the fused model to read fine details. Uniform draws are mostly
 # easy, other-category texts. On a model that has barely trained (smoke) the similarities are nearly
 # flat, and the two rules should draw almost the same negatives.
+
+# %% tags=["solution"]
 from fashion_lib.models.fashionsap import sample_hard_negatives
 
 with torch.no_grad():
@@ -594,7 +606,7 @@ with torch.no_grad():
     itm_negatives = []
     for name, weights in (
         ("softmax(sim / tau), as ALBEF", cosine / full_model.tau()),
-        ("uniform", torch.zeros_like(cosine)),
+        (f"softmax(sim / {try_tau:g})", cosine / try_tau),
     ):
         draws = [
             sample_hard_negatives(weights, batch.product_ids, make_generator(0, d))
@@ -628,15 +640,20 @@ pd.DataFrame(itm_negatives).set_index("negatives").round(3)
 # to the trained TRP head's accuracy and recall on the replaced tokens. **Observe** both on one
 # held-out batch corrupted each way. Budget: one validation batch per ratio.
 
-# %% tags=["solution", "hide-cell"]
-# Prediction: the majority answer loses about 30 points of its score, since three times as many
+# %% tags=["try-it"]
+try_trp_prob = 0.45  # TRP's replacement ratio (the paper: 0.15)
+
+# %% [markdown] tags=["solution"]
+# **Prediction.** The majority answer loses about 30 points of its score, since three times as many
 # caption tokens are now replaced. The head was trained at 0.15: it decides token by token, so its
 # recall on replaced tokens should stay about the same, while its accuracy falls with the shift of
 # the prior (a head that only learned "not replaced" falls exactly with the baseline).
+
+# %% tags=["solution"]
 from fashion_lib.experiments.fashionsap_train import task_accuracies
 
 trp_ratio = {}
-for trp_prob in (processor.config.trp_prob, 0.45):
+for trp_prob in (processor.config.trp_prob, try_trp_prob):
     config = dataclasses.replace(processor.config, trp_prob=trp_prob)
     batches = PairBatches(
         split,

@@ -42,45 +42,39 @@
 # %% tags=["parameters"]
 profile = "smoke"
 
-# %%
+# %% tags=["hide-input"]
 # %matplotlib inline
 import time
+from functools import partial
 
-import numpy as np
 import pandas as pd
 import torch
 from IPython.display import display
 
-from fashion_lib import viz
-from fashion_lib.analysis.gradcam import (
-    encode_captions,
-    gradcam,
-    gradcam_scores,
-    named_parts,
-    upsample,
-)
-from fashion_lib.data.atelier.masks import PARTS_FILE, PartMasks
+from fashion_lib.analysis.gradcam import encode_captions
+from fashion_lib.book import sap_ablation as sa
+from fashion_lib.claims import publish_claims
 from fashion_lib.data.prompts import build_tokenizer
-from fashion_lib.data.vl_data import FashionGenSplit, model_input
-from fashion_lib.engine import CheckpointStore
+from fashion_lib.data.vl_data import model_input
 from fashion_lib.experiments import fashionsap_claims as sc
 from fashion_lib.experiments import fashionsap_runs as runs
 from fashion_lib.experiments.backbone_pretrain import world_root
-from fashion_lib.experiments.fashionsap_settings import variant_spec
+from fashion_lib.experiments.fashionsap_pretrain import fashiongen_split
 from fashion_lib.experiments.fashionsap_tables import ABLATION, TABLES
-from fashion_lib.experiments.fashionsap_train import build_pretrain_model
-from fashion_lib.judging import ClaimEntry, judge_entries
-from fashion_lib.models.fashionsap import FashionSAP
-from fashion_lib.models.fashionsap_tasks import retrieval_config
 from fashion_lib.profiles import get_profile
-from fashion_lib.results import beside_paper, paper_table, seed_summary
 
 settings = get_profile(profile)
 sap = runs.sap_settings(profile)
 seeds = sap.seeds
 torch.manual_seed(settings.seed)
-VARIANTS = list(ABLATION)  # albef, ptp, ptp_trp, full: Table 6's rows from top to bottom
+VARIANTS = list(ABLATION)  # albef, ptp, ptp_trp, full: Table 6's rows, top to bottom
 METRICS = list(TABLES["table6"].columns)
+MODELS = ["untrained", *VARIANTS]
+split = fashiongen_split(str(world_root(profile)), "validation")
+rows = list(range(len(split)))
+part_masks = sa.part_masks(profile)
+tokenizer = build_tokenizer()
+retrieval_model = partial(sa.retrieval_model, profile=profile)
 print(f"profile: {settings.name}; seeds {seeds}; model {sap.model} at {sap.image_size} px")
 
 # %% [markdown]
@@ -93,39 +87,23 @@ print(f"profile: {settings.name}; seeds {seeds}; model {sap.model} at {sap.image
 #
 # Each row is a variant pre-trained from the same ALBEF-style warm-up for the same number of steps,
 # then fine-tuned for each downstream task (chapter 08). Retrieval is the full protocol (Table 6's
-# last row equals Table 3's FashionSAP row).
+# last row equals Table 3's FashionSAP row). The linear reference row of chapter 08 (linear models
+# on the same frozen image features) is the floor every variant must clear.
 
 # %%
 start = time.perf_counter()
 ours = runs.table("table6", profile)
-print(f"{len(ours)} (variant, seed) rows collected in {time.perf_counter() - start:.1f} s")
+print(f"{len(ours)} rows collected in {time.perf_counter() - start:.1f} s")
 ours[["variant", "seed", "ptp", "trp", "fsis", *METRICS]].round(2)
 
 # %% [markdown]
 # The paper's numbers, with its (ptp, trp, fsis) switches mapped to our variant names, beside our
-# mean and standard deviation over the seeds (difference = ours - paper):
+# mean and standard deviation over the seeds (difference = ours - paper), the linear reference
+# row, and what chance scores on our validation data (a random ranking; for the recognition
+# columns always naming the most frequent class, blank where Macro-F has no such baseline):
 
 # %%
-paper = paper_table(TABLES["table6"].paper).reset_index()
-switches = {flags: v for v, flags in ABLATION.items()}
-paper.index = [switches[tuple(r)] for r in paper[["ptp", "trp", "fsis"]].itertuples(index=False)]
-side = beside_paper(ours, paper, {m: m for m in METRICS}, model_col="variant")
-side["ours"] = [
-    f"{m:.2f} ± {s:.2f}" for m, s in zip(side["ours_mean"], side["ours_std"], strict=True)
-]
-side["difference"] = side["difference"].round(2)
-table6 = side.pivot(index="model", columns="metric", values=["paper", "ours", "difference"])
-table6 = table6.reindex(VARIANTS).swaplevel(axis=1)[METRICS]
-chance = runs.chance("table6", profile)
-for m in METRICS:
-    table6.loc["chance (ours)", (m, "ours")] = f"{chance[m]:.2f}" if chance[m] == chance[m] else ""
-table6.index.name = "variant"
-table6
-
-# %% [markdown]
-# The "chance" row is what a random ranking scores on our validation data (and, for the
-# recognition columns, always naming the most frequent class; NaN where Macro-F has no such
-# baseline).
+sa.table6_beside(ours, profile)
 
 # %% [markdown]
 # (fashionsap-table6-claims)=
@@ -142,39 +120,20 @@ table6
 
 # %%
 steps = [*zip(VARIANTS[1:], VARIANTS[:-1], strict=True), ("full", "albef")]
-verdicts = sc.judge_claims(
-    [sc.SAPClaim("table6", f"{a} > {b}", a, b, m) for a, b in steps for m in METRICS], profile
-)
-verdicts["column"] = [m for _ in steps for m in METRICS]
-claims = verdicts.pivot(index="claim", columns="column", values="verdict")[METRICS]
-claims = claims.reindex([f"{a} > {b}" for a, b in steps])
-claims.loc["paper: each step > the previous one"] = [
-    "held" if paper.loc[VARIANTS, m].is_monotonic_increasing else "not held" for m in METRICS
-]
+verdicts = sc.judge_claims(sa.step_claims(steps), profile)
+claims = sa.step_table(verdicts, steps)
 display(claims)
 verdicts[sc.VERDICT_COLUMNS].round(2)
 
-
 # %%
-def ordering(metric):
-    """Our verdict on the full chain albef < ptp < ptp_trp < full for one metric."""
-    results = claims.loc[[f"{a} > {b}" for a, b in steps[:-1]], metric]
-    if (results == "held").all():
-        return "held"
-    return "not held" if (results == "reversed").any() else "inconclusive"
-
-
-summary = pd.Series({m: ordering(m) for m in METRICS}, name="albef < ptp < ptp_trp < full")
 print(f"seeds per variant: {len(seeds)}")
-summary.to_frame()
+sa.ordering(claims, steps[:-1]).to_frame()
 
 # %% [markdown]
 # Each step's verdict, with the paper's two numbers, goes to the claims ledger that the book's
-# landing page reads (`fashion_lib.claims`).
+# scoreboard page reads (`fashion_lib.claims`).
 
-# %%
-from fashion_lib.claims import publish_claims
-
+# %% tags=["hide-input"]
 publish_claims("09_fashionsap_ablation", profile, verdicts, "fashionsap-table6-claims")
 print(f"{len(verdicts)} step verdicts of Table 6 published to the {profile} scoreboard")
 
@@ -214,43 +173,13 @@ print(f"{len(verdicts)} step verdicts of Table 6 published to the {profile} scor
 
 
 # %%
-def retrieval_model(variant, seed):
-    """The variant's retrieval model (pre-trained, then fine-tuned with ITS + ITM), from its run;
-    "untrained" gives the same architecture with random weights (seeded)."""
-    torch.manual_seed(seed)
-    model = FashionSAP(retrieval_config(build_pretrain_model(sap, variant_spec("albef")).config))
-    if variant != "untrained":
-        run = runs.finetune_retrieval(variant, seed, profile)  # the finished run: nothing retrains
-        state, _ = CheckpointStore(run.run_dir / "checkpoints").load_latest()
-        model.load_state_dict(state["model"])
-    return model.eval()
-
-
-MODELS = ["untrained", *VARIANTS]
-
-
-root = world_root(profile)
-split = FashionGenSplit(root / "FashionGen", "validation")
-part_masks = PartMasks(root / "FashionGen" / PARTS_FILE)
-tokenizer = build_tokenizer()
-rows = list(range(len(split)))
 start = time.perf_counter()
-scores = pd.concat(
-    [
-        gradcam_scores(
-            retrieval_model(v, seed), tokenizer, split, "validation", part_masks, rows,
-            sap.image_size, sap.max_text_length,
-        ).assign(variant=v, seed=seed)
-        for v in MODELS
-        for seed in seeds
-    ],
-    ignore_index=True,
-)  # fmt: skip
+scores = sa.gradcam_all(MODELS, seeds, profile)
 words_scored = scores.query("kind == 'word'")
+per_model = len(words_scored) // (len(MODELS) * len(seeds))
 print(
-    f"{len(rows)} validation images x {len(MODELS)} models x {len(seeds)} seeds in "
-    f"{time.perf_counter() - start:.1f} s; {len(words_scored) // (len(MODELS) * len(seeds))} "
-    "part words per model"
+    f"{len(rows)} images x {len(MODELS)} models x {len(seeds)} seeds in "
+    f"{time.perf_counter() - start:.1f} s; {per_model} part words per model"
 )
 
 # %% [markdown]
@@ -260,38 +189,14 @@ print(
 # model must beat, beside the uniform map's score (the area column).
 
 # %%
-per_seed = scores.groupby(["variant", "kind", "seed"], as_index=False)[
-    ["mass", "area", "lift"]
-].mean()
-rows_out = []
-for (variant, kind), group in per_seed.groupby(["variant", "kind"], sort=False):
-    stats = {c: seed_summary(group, ["variant"], c).iloc[0] for c in ("mass", "lift")}
-    rows_out.append(
-        {
-            "variant": variant,
-            "map": "part word" if kind == "word" else "whole caption",
-            "mass inside": f"{stats['mass']['mean']:.3f} ± {stats['mass']['std']:.3f}",
-            "uniform map (area)": round(group["area"].mean(), 3),
-            "lift": f"{stats['lift']['mean']:.2f} ± {stats['lift']['std']:.2f}",
-            "maps scored": len(scores.query("variant == @variant and kind == @kind")),
-        }
-    )
-gradcam_table = pd.DataFrame(rows_out).set_index(["map", "variant"]).sort_index(level=0)
-gradcam_table = gradcam_table.reindex(
-    [(m, v) for m in ("part word", "whole caption") for v in MODELS]
-)
-gradcam_table
+sa.gradcam_summary(scores, MODELS)
 
 # %% [markdown]
 # Per part: the mean share of each word map inside its part, per variant (all seeds pooled), with
 # the part's mean area share (a uniform map's score) and the number of maps:
 
 # %%
-by_part = words_scored.pivot_table(index="part", columns="variant", values="mass", aggfunc="mean")
-by_part = by_part[MODELS]
-by_part["uniform (area)"] = words_scored.groupby("part")["area"].mean()
-by_part["maps per model"] = words_scored.groupby("part").size() // (len(MODELS) * len(seeds))
-by_part.round(3)
+sa.gradcam_by_part(scores, MODELS, seeds).round(3)
 
 # %% [markdown]
 # Figure 4's claim as a measurement: the full model's maps put more of their mass on the named part
@@ -300,30 +205,14 @@ by_part.round(3)
 # the mass inside the part (in percent) is judged with the book's rule (δ from `fashion_lib.stats`):
 
 # %%
-figure4 = judge_entries(
-    [
-        ClaimEntry(
-            paper="FashionSAP",
-            source="Figure 4",
-            claim=f"full > {v}",
-            metric=f"Grad-CAM mass inside the part (%), {name}",
-            a="full",
-            b=v,
-            family="mass",
-            evidence_a=sc.gradcam_evidence(scores, "full", kind, seeds),
-            evidence_b=sc.gradcam_evidence(scores, v, kind, seeds),
-        )
-        for kind, name in (("word", "part word"), ("caption", "whole caption"))
-        for v in MODELS[:-1]
-    ]
-)
+figure4 = sa.figure4_verdicts(scores, MODELS[:-1], seeds)
 figure4[sc.VERDICT_COLUMNS].round(2)
 
 # %% [markdown]
 # The paper's own comparison (the full model against the one without the three tasks) goes to the
 # claims ledger; Figure 4 shows it on two images and prints no number.
 
-# %%
+# %% tags=["hide-input"]
 figure4_claims = figure4.query("claim == 'full > albef'").assign(
     paper_direction="A > B (shown, not measured)"
 )
@@ -340,42 +229,12 @@ print(f"{len(figure4_claims)} Figure 4 verdicts published to the {profile} score
 # the scores above are what the pictures can only suggest.
 
 # %% mystnb={"figure": {"caption": "Grad-CAM maps of the first fusion layer for the named part word, per pre-training variant, with the part's ground-truth outline.", "name": "fig-sap-gradcam-words"}}
-full_words = words_scored.query("variant == 'full' and seed == @seeds[0]")
-examples = full_words.drop_duplicates("row").drop_duplicates("part").head(4)  # distinct parts
-ex_rows = examples["row"].tolist()
-captions = [split.records[r].sample.caption for r in ex_rows]
-encoding = encode_captions(tokenizer, captions, sap.max_text_length)
-images = model_input(split.images(ex_rows), sap.image_size)
-cams = {
-    v: gradcam(
-        retrieval_model(v, seeds[0]), images, encoding["input_ids"], encoding["attention_mask"]
-    )
-    for v in VARIANTS
-}
-# each example's word: the part word kept above (its first scored one), with its token positions
-found = named_parts(captions, encoding)
-named = [
-    next(n for n in found if n.row == i and n.word == w) for i, w in enumerate(examples["word"])
-]
-pixels = split.images(ex_rows).permute(0, 2, 3, 1).numpy()  # (R, H, W, 3) uint8
-viz.attention_overlays(
-    pixels,
-    {v: [cams[v].tokens(n.row, n.positions) for n in named] for v in VARIANTS},
-    row_labels=[f'"{n.word}" -> {n.part}' for n in named],
-    masks=[
-        np.any([part_masks.part(f"validation/{r}", p) for p in n.parts], axis=0)
-        for r, n in zip(ex_rows, named, strict=True)
-    ],
-)
+figures = sa.gradcam_figures(scores, VARIANTS, seeds[0], profile)
+word_maps, caption_maps, cams = figures
+word_maps
 
 # %% mystnb={"figure": {"caption": "Grad-CAM maps of the whole caption for the same images and variants, with the product's outline.", "name": "fig-sap-gradcam-captions"}}
-product = [part_masks[f"validation/{r}"].any(axis=0) for r in ex_rows]
-viz.attention_overlays(
-    pixels,
-    {v: upsample(cams[v].caption(), pixels.shape[1]) for v in VARIANTS},
-    row_labels=[c[:28] + "..." for c in captions],
-    masks=product,
-)
+caption_maps
 
 # %% [markdown]
 # ## What this chapter produced
@@ -390,10 +249,11 @@ viz.attention_overlays(
 # %% [markdown]
 # ## Exercises
 #
-# Each exercise changes one thing in how this chapter judges Table 6 or scores a map. They reuse
-# the chapter's run records, tables and Grad-CAM scores; at most one retrieval model is loaded, and
-# each solution runs in seconds on every profile. Write down your prediction before opening a
-# solution.
+# Each exercise asks for a prediction and has a try-it cell holding the one value to change. Write
+# the prediction down, then open the **Solution**: the prediction and its reasoning in prose, and
+# the code that measures what happens at the try-it value (in JupyterLab, change the value and run
+# the solution's cells again). They reuse the chapter's run records, tables and Grad-CAM scores; at
+# most one retrieval model is loaded, and each solution runs in seconds on every profile.
 
 # %% [markdown] tags=["exercise"]
 # ### Exercise 9.1: judge the claims by their means
@@ -403,17 +263,23 @@ viz.attention_overlays(
 # above 0. **Predict** how many of the step verdicts change, and into what. **Observe** the verdict
 # counts under both rules. Budget: the Table 6 rows and verdicts already computed.
 
-# %% tags=["solution", "hide-cell"]
-# Prediction: the mean rule never says "inconclusive" nor "no difference > δ": every difference,
+# %% tags=["try-it"]
+try_gap = 0.0  # "A > B" held when mean A - mean B > try_gap (points)
+
+# %% [markdown] tags=["solution"]
+# **Prediction.** The mean rule never says "inconclusive" nor "no difference > δ": every difference,
 # however small against the noise of seeds and queries, is forced to "held" or "reversed" (or a
 # tie when the means are equal, as for identical models), so some of the book's inconclusive
 # verdicts turn into held claims that another seed or another test set could reverse.
+
+# %% tags=["solution"]
 mean_rule = []
 for a, b in steps:
     for m in METRICS:
         mean_a = ours.loc[ours["variant"] == a, m].mean()
         mean_b = ours.loc[ours["variant"] == b, m].mean()
-        verdict = "held" if mean_a > mean_b else "reversed" if mean_a < mean_b else "tie"
+        gap = mean_a - mean_b
+        verdict = "held" if gap > try_gap else "reversed" if gap < -try_gap else "tie"
         mean_rule.append({"claim": f"{a} > {b}", "metric": m, "verdict": verdict})
 by_mean = pd.DataFrame(mean_rule).pivot(index="claim", columns="metric", values="verdict")
 rules = pd.DataFrame(
@@ -433,10 +299,15 @@ rules.fillna(0).astype(int).rename_axis("verdict")
 # their {term}`lift` comes to 1. **Observe** the scores of both maps on the same images, for the
 # retrieval model of "full" (first seed). Budget: the first 64 validation images, one forward pass.
 
-# %% tags=["solution", "hide-cell"]
-# Prediction: raw attention says where each token looks, whatever the match score needs; most heads
+# %% tags=["try-it"]
+try_layer = 0  # the fusion layer whose cross-attention is read
+
+# %% [markdown] tags=["solution"]
+# **Prediction.** Raw attention says where each token looks, whatever the match score needs; most heads
 # of a first layer spread their probability widely, so the raw maps should sit closer to uniform
 # (lift nearer 1) than Grad-CAM's, which keeps only the attention that raises the "match" logit.
+
+# %% tags=["solution"]
 from fashion_lib.analysis.gradcam import GradCAM, score_gradcam
 
 budget_rows = rows[:64]
@@ -450,7 +321,9 @@ with torch.no_grad():
         mask,
         full_retrieval.image_encoder(model_input(split.images(budget_rows), sap.image_size)),
     )
-attention = fused.cross_attention[0].mean(1)[..., 1:] * mask[..., None]  # (B, L, N) no v_img
+attention = (
+    fused.cross_attention[try_layer].mean(1)[..., 1:] * mask[..., None]
+)  # (B, L, N) no v_img
 side = int(attention.shape[-1] ** 0.5)
 attention_map = GradCAM(attention.view(*attention.shape[:2], side, side), torch.zeros(0), mask)
 raw_scores = pd.DataFrame(
@@ -472,14 +345,19 @@ both.groupby(["kind", "map"])[["mass", "area", "lift"]].mean().round(3)
 # lift, beside the uniform map's (the area), the untrained model and the full model. **Observe** the
 # scores over every validation image. Budget: no model, the captions of the validation split.
 
-# %% tags=["solution", "hide-cell"]
-# Prediction: products sit near the middle of the proxy's images, so a centred blob beats the
+# %% tags=["try-it"]
+try_width = 0.5  # the blob's width, as a share of half the image
+
+# %% [markdown] tags=["solution"]
+# **Prediction.** Products sit near the middle of the proxy's images, so a centred blob beats the
 # uniform map (lift above 1) without looking at anything; it should score at least as well as the
 # untrained model's maps, which is why the chapter compares the trained models with the untrained
 # one rather than with the uniform map alone.
+
+# %% tags=["solution"]
 h, w = cams["full"].maps.shape[-2:]
 yy, xx = torch.meshgrid(torch.linspace(-1, 1, h), torch.linspace(-1, 1, w), indexing="ij")
-blob = torch.exp(-(xx**2 + yy**2) / (2 * 0.5**2))  # (h, w)
+blob = torch.exp(-(xx**2 + yy**2) / (2 * try_width**2))  # (h, w)
 all_captions = [split.records[r].sample.caption for r in rows]
 all_encoding = encode_captions(tokenizer, all_captions, sap.max_text_length)
 all_mask = all_encoding["attention_mask"]  # (B, L)
@@ -502,7 +380,7 @@ blob_table.groupby(["kind", "variant"])[["mass", "area", "lift"]].mean().round(3
 # configuration hash, seed), the commit of the code, the chapter's wall time and peak memory, and
 # the machine.
 
-# %%
+# %% tags=["hide-input"]
 from fashion_lib.book.provenance import provenance_block
 
 provenance_block(profile)

@@ -43,11 +43,12 @@
 # %% tags=["parameters"]
 profile = "smoke"
 
-# %%
+# %% tags=["hide-input"]
 # %matplotlib inline
 import os
 import platform
 import time
+from functools import partial
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -57,36 +58,20 @@ import torch
 from IPython.display import Markdown, display
 
 from fashion_lib.analysis import cost
-from fashion_lib.analysis.step_times import fashionsap_step_times, m3net_step_times, world_rates
+from fashion_lib.analysis import cost_pages as pages
+from fashion_lib.analysis.step_times import (
+    fashionsap_step_times,
+    m3net_step_times,
+    world_rates,
+)
 from fashion_lib.book.runner import discover
 from fashion_lib.profiles import get_profile
 from fashion_lib.retrieval import evaluate_retrieval
 
 settings = get_profile(profile)
-# Sizes of the measurements, chosen so that the chapter takes seconds in smoke and a few minutes
-# in cpu on the 2-core machine; gpu and paper measure at the cpu sizes (their models are larger,
-# so their steps take longer, but the repeats need not grow).
-MEASURE = {
-    "smoke": {
-        "world_images": 8,
-        "world_repeats": 3,
-        "steps": 2,
-        "galleries": [100, 300, 1000, 3000],
-        "queries": 30,
-        "eval_repeats": 3,
-    },
-    "cpu": {
-        "world_images": 60,
-        "world_repeats": 3,
-        "steps": 5,
-        "galleries": [100, 300, 1000, 3000, 10000, 30000],
-        "queries": 300,
-        "eval_repeats": 3,
-    },
-}
-size = MEASURE.get(profile, MEASURE["cpu"])
-torch.set_num_threads(1)  # every measurement on one core: comparable, and fair to the loops
-CLOCK = time.process_time  # CPU seconds of this kernel: robust to other jobs on the machine
+size = pages.measure_sizes(profile)  # seconds in smoke, minutes in cpu
+torch.set_num_threads(1)  # one core: comparable, and fair to the loops
+CLOCK = time.process_time  # this kernel's CPU seconds: robust to other jobs
 torch.manual_seed(settings.seed)
 sns.set_theme(style="whitegrid", context="notebook")
 load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
@@ -116,11 +101,10 @@ print(
 # %%
 rng = np.random.default_rng(settings.seed)
 numbers = rng.random(1_000_000)
-timing = cost.time_call(lambda: np.sort(numbers), repeats=5, warmup=1, clock=CLOCK)
+timing = cost.time_call(partial(np.sort, numbers), 5, warmup=1, clock=CLOCK)
 print("repeats (ms):", [round(1000 * s, 1) for s in timing.seconds])
-print(
-    f"median {1000 * timing.median:.1f} ms; the result is sorted: {bool(np.all(np.diff(timing.value) >= 0))}"
-)
+ordered = bool(np.all(np.diff(timing.value) >= 0))
+print(f"median {1000 * timing.median:.1f} ms; the result is sorted: {ordered}")
 
 # %% [markdown]
 # ## 1. Generating the proxy world
@@ -133,21 +117,11 @@ print(
 # faster than these one-process rates suggest.)
 
 # %%
-world = world_rates(profile, size["world_images"], size["world_repeats"], clock=CLOCK)
+world = world_rates(profile, size.world_images, size.world_repeats, clock=CLOCK)
 world.round({"render_s": 3, "write_s": 3, "images_per_s": 1})
 
-# %%
-slowest = world.loc[world["images_per_s"].idxmin()]
-fastest = world.loc[world["images_per_s"].idxmax()]
-share = world["render_s"].sum() / (world["render_s"] + world["write_s"]).sum()
-display(
-    Markdown(
-        f"Median of {size['world_repeats']} repeats: rendering takes {100 * share:.0f}% of the "
-        f"time, writing the rest. The slowest format is {slowest['dataset']} "
-        f"({slowest['images_per_s']:.0f} images/s), the fastest {fastest['dataset']} "
-        f"({fastest['images_per_s']:.0f} images/s)."
-    )
-)
+# %% tags=["hide-input"]
+display(Markdown(pages.world_summary(world, size.world_repeats)))
 
 # %% [markdown]
 # ## 2. One training step of every model
@@ -163,40 +137,17 @@ display(
 # it with (Adam for M3-Net's rows, AdamW for FashionSAP).
 
 # %%
-m3 = m3net_step_times(profile, "DeepFashion", size["steps"], clock=CLOCK)
-sap = fashionsap_step_times(profile, size["steps"], clock=CLOCK)
+m3 = m3net_step_times(profile, "DeepFashion", size.steps, clock=CLOCK)
+sap = fashionsap_step_times(profile, size.steps, clock=CLOCK)
 steps = pd.concat([m3, sap], ignore_index=True)
 steps.round({"ms_per_step": 1, "ms_min": 1, "ms_max": 1})
 
 # %% mystnb={"figure": {"caption": "Median CPU milliseconds per optimizer step of every model at the profile's sizes (one thread); the whiskers span the timed steps.", "name": "fig-step-times"}}
-fig, ax = plt.subplots(figsize=(7, 0.32 * len(steps) + 1))
-sns.barplot(data=steps, y="model", x="ms_per_step", hue="group", dodge=False, ax=ax)
-ax.errorbar(
-    steps["ms_per_step"],
-    np.arange(len(steps)),
-    xerr=[steps["ms_per_step"] - steps["ms_min"], steps["ms_max"] - steps["ms_per_step"]],
-    fmt="none",
-    ecolor="black",
-    capsize=2,
-)
-ax.set(xlabel="CPU ms per optimizer step (median)", ylabel="")
-ax.legend(title="", loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
+pages.step_time_figure(steps)
 plt.show()
 
-# %%
-ratio = m3.set_index("model")["ms_per_step"]
-mixes = sap[sap["group"] == "FashionSAP pre-training"].set_index("model")["ms_per_step"]
-display(
-    Markdown(
-        f"M3-Net's step costs {ratio['M3-Net'] / ratio['ASEN']:.1f}x ASEN's: on top of the "
-        f"attribute attention it runs a multi-label head and, for every (image, class) pair, the "
-        f"class-specific attention (SCA-C, CCA-C), then the prototype losses. Adding PTP, "
-        f"TRP and FSIS to ITS + ITM multiplies FashionSAP's pre-training step by "
-        f"{mixes['pre-train full'] / mixes['pre-train albef']:.2f}: the tasks share one pass of "
-        f"the encoders and the fusion module, but add heads (PTP's prediction over the vocabulary, "
-        f"TRP's per-token classifier, FSIS's adapters), and PTP's prompts lengthen the text."
-    )
-)
+# %% tags=["hide-input"]
+display(Markdown(pages.step_summary(m3, sap)))
 
 # %% [markdown]
 # ## 3. Evaluation cost as the gallery grows
@@ -217,17 +168,17 @@ display(
 # with coarse vectors, where ties are everywhere:
 
 # %%
-queries, candidates = cost.retrieval_problem(4, 40, attributes=2, values=3, seed=1, dim=8, levels=3)
+coarse = dict(attributes=2, values=3, seed=1, dim=8, levels=3)
+queries, candidates = cost.retrieval_problem(4, 40, **coarse)
 fast = evaluate_retrieval(queries, candidates, k=5).per_query
 slow = cost.reference_retrieval(queries, candidates, k=5)
 for metric in ("ap_all", "ap_k", "recall_k"):
     np.testing.assert_allclose(fast[metric], slow[metric], rtol=0, atol=1e-12)
 sims = cost.exact_embeddings(44, dim=8, seed=1, levels=3)
 ties = sum(len(r) - len(np.unique(r)) for r in sims[:4] @ sims[4:].T)
-print(f"{ties} of {4 * 40} query-candidate scores repeat a score of the same query")
-pd.DataFrame(
-    {f"{m} ({who})": v[m] for m in slow for who, v in (("vectorised", fast), ("loop", slow))}
-).round(4)
+print(f"{ties} of {4 * 40} query-candidate scores repeat one of the query's")
+both = (("vectorised", fast), ("loop", slow))
+pd.DataFrame({f"{m} ({who})": v[m] for m in slow for who, v in both}).round(4)
 
 # %% [markdown]
 # Now the same comparison as the gallery grows on a log grid, with a fixed number of queries
@@ -237,44 +188,17 @@ pd.DataFrame(
 # two evaluations' per-query values over all queries and metrics.
 
 # %%
-scaling = cost.eval_scaling(
-    size["galleries"], size["queries"], size["eval_repeats"], k=100, clock=CLOCK
-)
+grid = (size.galleries, size.queries, size.eval_repeats)
+scaling = cost.eval_scaling(*grid, k=100, clock=CLOCK)
 assert np.allclose(scaling["max_abs_diff"], 0.0, rtol=0, atol=1e-12), scaling
 scaling
 
 # %% mystnb={"figure": {"caption": "Evaluation CPU time against gallery size (log-log) for the vectorised metrics and the per-query loop, and their speed ratio.", "name": "fig-eval-scaling"}}
-fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3.6))
-for column, label in (("vectorised_s", "vectorised (library)"), ("loop_s", "per-query loop")):
-    left.plot(scaling["gallery"], scaling[column], marker="o", label=label)
-left.set(xscale="log", yscale="log", xlabel="gallery size", ylabel="CPU seconds")
-left.set_title(f"{size['queries']} queries, k = 100")
-left.legend()
-right.plot(scaling["gallery"], scaling["speed_ratio"], marker="o", color="C2")
-right.axhline(1.0, color="grey", lw=1, ls="--")
-right.set(xscale="log", yscale="log", xlabel="gallery size", ylabel="loop time / vectorised time")
-right.set_title("speed ratio")
-fig.tight_layout()
+pages.eval_scaling_figure(scaling)
 plt.show()
 
-# %%
-largest, smallest = scaling.iloc[-1], scaling.iloc[0]
-slope = np.polyfit(np.log(scaling["gallery"]), np.log(scaling["loop_s"]), 1)[0]
-small = (
-    "too few candidates for vectorisation to repay its fixed costs (a thread pool, the grouping "
-    "by attribute, tensor conversions)"
-    if smallest["speed_ratio"] < 1
-    else "already enough candidates for vectorisation to pay off"
-)
-display(
-    Markdown(
-        f"At the largest gallery ({int(largest['gallery']):,} candidates) the vectorised "
-        f"evaluation takes {largest['vectorised_s']:.3f} CPU seconds and the loop "
-        f"{largest['loop_s']:.3f}: a speed ratio of {largest['speed_ratio']:.1f}. At the "
-        f"smallest ({int(smallest['gallery']):,}) the ratio is {smallest['speed_ratio']:.2f}: "
-        f"{small}. The loop's time grows as gallery^{slope:.2f} on this grid."
-    )
-)
+# %% tags=["hide-input"]
+display(Markdown(pages.scaling_summary(scaling)))
 
 # %% [markdown]
 # ## 4. What each chapter costs
@@ -287,33 +211,18 @@ display(
 # profile.
 
 # %%
-THIS_CHAPTER = "10_performance"
-earlier = [p.stem for p in discover() if p.stem < THIS_CHAPTER]
+earlier = [p.stem for p in discover() if p.stem < "10_performance"]
 chapters = cost.chapter_costs(cost.book_out_dir(), profile, earlier)
 chapters
 
 # %% mystnb={"figure": {"caption": "Wall time and peak memory of every chapter run under this profile.", "name": "fig-chapter-costs"}}
 ran = chapters[chapters["status"] == "run"]
-if ran.empty:
-    print(f"no chapter before this one was published under {profile} in {cost.book_out_dir()}")
-else:
-    fig, axes = plt.subplots(1, 2, figsize=(10, 0.35 * len(ran) + 1.2), sharey=True)
-    sns.barplot(data=ran, y="chapter", x="seconds", color="C0", ax=axes[0])
-    axes[0].set(xlabel="wall time (s)", ylabel="")
-    if ran["peak_rss_mb"].notna().any():
-        sns.barplot(data=ran, y="chapter", x="peak_rss_mb", color="C1", ax=axes[1])
-        axes[1].set(xlabel="peak memory (MB)", ylabel="")
-    else:
-        axes[1].set_axis_off()
-        axes[1].set_title("peak memory not recorded by this runner")
-    fig.tight_layout()
+if not ran.empty:
+    pages.chapter_cost_figure(ran)
     plt.show()
-    total = ran["seconds"].sum()
-    top = ran.loc[ran["seconds"].idxmax()]
-    print(
-        f"{len(ran)} of {len(chapters)} earlier chapters ran under {profile}: {total:.0f} s in all; "
-        f"the longest is {top['chapter']} ({top['seconds']:.0f} s, {100 * top['seconds'] / total:.0f}%)"
-    )
+
+# %% tags=["hide-input"]
+display(Markdown(pages.chapter_summary(chapters, profile)))
 
 # %% [markdown]
 # > **Our choices.** Every measurement runs on one thread, so that the vectorised evaluation and
@@ -328,49 +237,74 @@ else:
 
 # %% [markdown]
 # ## Exercises
+#
+# Each exercise asks for a prediction and has a try-it cell holding the one value to change. Write
+# the prediction down, then open the **Solution**: the prediction and its reasoning in prose, and
+# the code that measures what happens at the try-it value (in JupyterLab, change the value and run
+# the solution's cells again). Each solution reuses the chapter's timing helpers at the sizes of
+# section 3.
 
 # %% [markdown] tags=["exercise"]
-# **Exercise 1: the cut-off k.** Evaluate the second-largest gallery of section 3 again with
-# k = 10 instead of 100. Before you run it, predict: does the vectorised time change? Does the loop's?
-# Do MAP@all values change? Then observe.
+# ### Exercise 10.1: the cut-off k
+#
+# Evaluate the second-largest gallery of section 3 again with k = 10 instead of 100.
+# **Predict**: does the vectorised time change? Does the loop's? Do the MAP@all values change?
 
-# %% tags=["solution", "hide-cell"]
-# The vectorised path sorts every row whatever k is, and the loop walks the whole ranking for
-# AP@all, so neither time should move by more than the noise; AP@all does not depend on k at all.
-q_big, c_big = cost.retrieval_problem(size["queries"], size["galleries"][-2], seed=0)
-for k in (100, 10):
-    t = cost.time_call(lambda k=k: evaluate_retrieval(q_big, c_big, k=k), 3, 1, CLOCK)
+# %% tags=["try-it"]
+try_k = 10  # the cut-off k (section 3: 100)
+
+# %% [markdown] tags=["solution"]
+# **Prediction.** Neither time moves by more than the noise, and MAP@all stays the same.
+#
+# **Reasoning.** The vectorised path sorts every row whatever k is, and the loop walks the whole
+# ranking for AP@all; AP@all does not depend on k at all, only MAP@k does.
+
+# %% tags=["solution"]
+q_big, c_big = cost.retrieval_problem(size.queries, size.galleries[-2], seed=0)
+evaluate = partial(evaluate_retrieval, q_big, c_big)
+for k in (100, try_k):
+    t = cost.time_call(partial(evaluate, k=k), 3, 1, CLOCK)
     overall = t.value.overall
     print(
-        f"k={k:3d}: vectorised {t.median:.4f} s, MAP@all {overall['map_all']:.3f}, "
+        f"k={k:3d}: vectorised {t.median:.4f} s, "
+        f"MAP@all {overall['map_all']:.3f}, "
         f"MAP@k {overall['map_k']:.3f}"
     )
 
 # %% [markdown] tags=["exercise"]
-# **Exercise 2: many ties.** Make the embeddings coarse (`dim=8, levels=3`), so that most scores
-# are tied. Predict what happens to the vectorised time and whether the two evaluations still
-# agree. Two effects pull in opposite directions: rows whose relevant scores are tied leave the
-# binary-search path for a stable arg-sort of the whole row, but rows with few distinct values sort
-# faster. Then observe which one wins.
+# ### Exercise 10.2: many ties
+#
+# Make the embeddings coarse (`dim=8, levels=3`), so that most scores are tied. **Predict** what
+# happens to the vectorised time and whether the two evaluations still agree. Two effects pull in
+# opposite directions: rows whose relevant scores are tied leave the binary-search path for a
+# stable arg-sort of the whole row, but rows with few distinct values sort faster.
 
-# %% tags=["solution", "hide-cell"]
-# Both evaluations still agree to the last bit: both rank tied candidates by index. The timing
-# says which of the two effects wins on this machine.
-n = size["galleries"][-2]
+# %% tags=["try-it"]
+try_coarse = (8, 3)  # (dim, levels) of the coarse embeddings
+
+# %% [markdown] tags=["solution"]
+# **Prediction.** Both evaluations still agree to the last bit; the time may go either way.
+#
+# **Reasoning.** Both rank tied candidates by index, so ties cannot split them. The timing says
+# which of the two effects wins on this machine.
+
+# %% tags=["solution"]
+n = size.galleries[-2]
 seconds = {}
-for dim, levels in ((64, 127), (8, 3)):
-    q, c = cost.retrieval_problem(size["queries"], n, seed=0, dim=dim, levels=levels)
-    t = cost.time_call(lambda q=q, c=c: evaluate_retrieval(q, c, k=100), 3, 1, CLOCK)
+for dim, levels in ((64, 127), try_coarse):
+    shape = dict(seed=0, dim=dim, levels=levels)
+    q, c = cost.retrieval_problem(size.queries, n, **shape)
+    t = cost.time_call(partial(evaluate_retrieval, q, c, k=100), 3, 1, CLOCK)
     ref = cost.reference_retrieval(q, c, k=100)
     diff = max(np.abs(t.value.per_query[m] - ref[m]).max() for m in ref)
-    seconds[dim] = t.median
-    print(f"dim={dim:2d}, levels={levels:3d}: vectorised {t.median:.4f} s, max |diff| {diff:.1e}")
-print(f"coarse / fine time: {seconds[8] / seconds[64]:.2f}")
+    seconds[(dim, levels)] = t.median
+    print(f"dim={dim:2d}, levels={levels:3d}: {t.median:.4f} s, max |diff| {diff:.1e}")
+print(f"coarse / fine time: {seconds[try_coarse] / seconds[(64, 127)]:.2f}")
 
 # %% [markdown]
 # ## Provenance
 
-# %%
+# %% tags=["hide-input"]
 from fashion_lib.book.provenance import provenance_block
 
 provenance_block(profile)

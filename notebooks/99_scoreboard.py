@@ -11,34 +11,14 @@
 # ---
 
 # %% [markdown]
-# # Fine-grained fashion retrieval, reproduced
+# # Scoreboard: the papers' claims and their verdicts
 #
-# This book re-implements and re-runs two papers on fine-grained fashion representation learning.
-# **M3-Net** (Jiao et al., CVPR 2023) learns *attribute-specific* and *class-specific* retrieval
-# embeddings with spatial and channel attention, a multi-label head and prototypical and instance
-# triplet losses, and is compared with ASEN, ASENv2, ASEN++ and MODC on DeepFashion, FashionAI and
-# DARN. **FashionSAP** (Han et al., CVPR 2023) pre-trains an ALBEF-style vision-language model with
-# *fashion symbols* and *attribute prompts*, then fine-tunes it for cross-modal retrieval, category
-# recognition and text-modified image retrieval on FashionGen and FashionIQ. Neither the real
-# datasets nor the papers' weights are needed: a procedural proxy world, *atelier*, renders garments
-# with known attributes and writes them in the real datasets' on-disk formats, so the same readers
-# serve the proxy and a real copy, and every number is computed in a recorded run.
-#
-# Each chapter is one executed notebook: what the paper says, the code that implements it (a thin
-# call into the tested library `fashion_lib`), a small example, and what it produced; our comments
-# on the papers and our choices where they are silent are set apart in quote blocks, and
-# {doc}`the overview <00_overview>` is the map of the book. The papers' numbers stand beside ours, and each claim
-# ("A beats B", "A is comparable to B") gets a verdict from per-query evidence paired across models
-# and seeds: an interval of our difference against a stated margin δ, corrected for the number of
-# claims ({ref}`the rule <verdict-rule>`). This page gathers those verdicts: the chapters write them
-# to a claims ledger as they run, and the scoreboard below is read from it, with a link from each
-# claim to its evidence.
-#
-# ```bash
-# make book                # set up .venv on first use, run every chapter (cpu profile), build the HTML
-# make book PROFILE=smoke  # the same in a few minutes, on tiny data
-# make test                # lint and the whole test suite
-# ```
+# Each claim of the two papers ("A beats B", "A is comparable to B") gets a verdict from
+# per-query evidence paired across models and seeds: an interval of our difference against a
+# stated margin δ, corrected for the number of claims ({ref}`the rule <verdict-rule>`). The
+# judging chapters write their verdicts to a claims ledger as they run; this page is read from it,
+# with a link from each claim to its evidence. {doc}`The reproducibility report <98_report>` sums
+# the verdicts up, and {doc}`the landing page <97_landing>` says where to start reading.
 
 # %% tags=["parameters"]
 profile = "smoke"
@@ -51,7 +31,13 @@ import seaborn as sns
 from IPython.display import HTML, Markdown, display
 
 from fashion_lib import stats
-from fashion_lib.claims import NOT_RUN, scoreboard, scoreboard_html, verdict_counts
+from fashion_lib.claims import (
+    NOT_RUN,
+    family_sizes,
+    scoreboard,
+    scoreboard_html,
+    verdict_counts,
+)
 from fashion_lib.profiles import get_profile
 
 board = scoreboard(profile)
@@ -78,10 +64,10 @@ counts = verdict_counts(board)
 display(counts)
 display(
     Markdown(
-        "Every verdict on this page applies Holm's correction across all judged claims of its paper "
-        f"({', '.join(f'{p}: {n}' for p, n in judged.groupby('paper', sort=False).size().items()) or 'none'}), "
-        "at a family confidence of 95%, so it can be more cautious than on its chapter's page, "
-        "which corrects only across the claims of one section."
+        "Every verdict on this page applies Holm's correction across all judged claims of its "
+        f"paper ({family_sizes(judged)}), at a family confidence of 95%, so it can be more "
+        "cautious than on its chapter's page, which corrects only across the claims of one "
+        "section."
     )
 )
 sns.set_theme(style="whitegrid")
@@ -148,3 +134,11 @@ display(HTML(scoreboard_html(board, "M3-Net")))
 
 # %% tags=["hide-input"]
 display(HTML(scoreboard_html(board, "FashionSAP")))
+
+# %% [markdown]
+# ## Provenance
+
+# %% tags=["hide-input"]
+from fashion_lib.book.provenance import provenance_block
+
+provenance_block(profile)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import json
 import re
 import subprocess
 import sys
@@ -17,6 +18,8 @@ from fashion_lib.book.runner import discover
 
 ROOT = paths.PROJECT_ROOT
 JUPYTER_BOOK = Path(sys.executable).with_name("jupyter-book")
+TIMES = "book-times/smoke.json"  # the runner's chapter times, under the runs folder
+SCOREBOARD_WIDTH = 84  # characters of a scoreboard row: the page shows about 80
 
 
 def _toc_files(toc: dict) -> list[str]:
@@ -174,3 +177,67 @@ def test_parameters_cell_is_shown_once(smoke_site: Path) -> None:
         ]
         assert len(shown) == 1, f"{path.name}: {len(shown)} parameters cells shown"
         assert 'profile = "smoke"' in shown[0].source
+
+
+def test_landing_page_is_the_root_and_links_report_and_scoreboard() -> None:
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text(encoding="utf-8"))
+    assert toc["root"] == "book/executed/97_landing"
+    files = _toc_files(toc)
+    assert files.index("book/executed/98_report") < files.index("book/executed/99_scoreboard")
+    source = (ROOT / "notebooks" / "97_landing.py").read_text(encoding="utf-8")
+    assert "<99_scoreboard>" in source and "<98_report>" in source
+
+
+def _soup(smoke_site: Path, name: str):
+    from bs4 import BeautifulSoup
+
+    page = smoke_site / "book" / "executed" / f"{name}.html"
+    return BeautifulSoup(page.read_text(encoding="utf-8"), "html.parser")
+
+
+def test_landing_page_shows_the_task_paths_and_recorded_times(smoke_book) -> None:
+    from fashion_lib.book.timings import NOT_MEASURED
+
+    soup = _soup(smoke_book.html, "97_landing")
+    assert soup.select_one("figure img"), "no picture of the task"
+    text = soup.get_text(" ")
+    for reader in ("student", "instructor", "engineer"):
+        assert reader in text, f"no reading path for the {reader}"
+    assert "Prerequisites" in text
+    times = json.loads((Path(smoke_book.env["FASHION_RUNS_DIR"]) / TIMES).read_text("utf-8"))
+    table = next(t for t in soup.select("table") if "smoke" in t.get_text())
+    rows = {r.find("th").get_text(strip=True): r for r in table.select("tbody tr")}
+    for source in discover():
+        if int(source.stem[:2]) < 90:  # a chapter: its smoke time as recorded, gpu not measured
+            cells = [td.get_text(strip=True) for td in rows[source.stem[:2]].find_all("td")]
+            assert cells[1] == f"{times[source.stem]['seconds']:.0f} s" or "min" in cells[1]
+            assert cells[3] == NOT_MEASURED
+
+
+def test_report_numbers_come_from_the_claims_ledger(smoke_book, monkeypatch) -> None:
+    from fashion_lib.book.report import headline
+    from fashion_lib.claims import scoreboard
+
+    monkeypatch.setenv("FASHION_RUNS_DIR", smoke_book.env["FASHION_RUNS_DIR"])
+    head = headline(scoreboard("smoke"))
+    assert head.judged > 0, "the smoke book judged no claim"
+    text = " ".join(_soup(smoke_book.html, "98_report").get_text(" ").split())
+    assert f"{head.judged} claims are judged" in text
+    assert f"{head.held} claims held, {head.against} were contradicted" in text
+    for section in ("Scope of reproducibility", "Methodology", "Results", "What was easy"):
+        assert section in text
+    assert "What was difficult" in text and "Communication with the original authors" in text
+
+
+def test_scoreboard_tables_fit_the_column(smoke_site: Path) -> None:
+    """Each scoreboard table's widest lines per column add up to at most ~80 characters."""
+    soup = _soup(smoke_site, "99_scoreboard")
+    tables = soup.select("table.scoreboard")
+    assert tables, "no scoreboard table"
+    for table in tables:
+        widths: dict[int, int] = {}
+        for row in table.select("tr"):
+            for i, cell in enumerate(row.find_all(["td", "th"])):
+                lines = cell.get_text("\n").splitlines() or [""]
+                widths[i] = max(widths.get(i, 0), *(len(line.strip()) for line in lines))
+        assert sum(widths.values()) <= SCOREBOARD_WIDTH, f"columns {widths} wider than the page"

@@ -11,8 +11,25 @@ import pytest
 
 from fashion_lib import paths
 
-CLEAN = ("01_data", "06_fashionsap_design", "07_fashionsap_pretraining")
-HIDDEN = {"hide-input", "hide-cell", "remove-input", "remove-cell"}
+CLEAN = (
+    "00_overview",
+    "01_data",
+    "02_m3net_architecture",
+    "03_m3net_training",
+    "04_m3net_results",
+    "04_m3net_results_analyses",
+    "05_m3net_figures",
+    "06_fashionsap_design",
+    "07_fashionsap_pretraining",
+    "08_fashionsap_results",
+    "09_fashionsap_ablation",
+    "10_performance",
+    "97_landing",
+    "98_report",
+    "99_scoreboard",
+)
+# An exercise's solution cells are published inside a collapsed "Solution" dropdown.
+HIDDEN = {"hide-input", "hide-cell", "remove-input", "remove-cell", "solution"}
 MAX_VISIBLE_LINES = 150
 MAX_COLUMNS = 80
 

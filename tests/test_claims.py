@@ -78,6 +78,15 @@ def test_sections_are_replaced_one_anchor_at_a_time() -> None:
     assert claims.load_claims("cpu").empty  # another profile has its own ledgers
 
 
+def test_a_section_moved_to_another_chapter_leaves_the_old_ledger() -> None:
+    claims.publish_claims(CHAPTER, "smoke", _judged(), "m3net-claims")
+    claims.publish_claims(CHAPTER, "smoke", _judged().iloc[:1], "m3net-gamma")
+    claims.publish_claims("04_m3net_results_analyses", "smoke", _judged(), "m3net-gamma")
+    got = claims.load_claims("smoke")
+    assert set(got.loc[got["anchor"] == "m3net-gamma", "chapter"]) == {"04_m3net_results_analyses"}
+    assert len(got[got["anchor"] == "m3net-claims"]) == 3  # the other section stays
+
+
 def test_a_failed_write_keeps_the_old_ledger(monkeypatch: pytest.MonkeyPatch) -> None:
     path = claims.publish_claims(CHAPTER, "smoke", _judged(), "m3net-claims")
     before = path.read_bytes()

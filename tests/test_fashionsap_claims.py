@@ -95,3 +95,21 @@ def test_gradcam_maps_pair_up_across_models() -> None:
     assert full.values.tolist() == pytest.approx([60.0] * 3)
     [caption] = sc.gradcam_evidence(scores, "full", "caption", (0,))
     assert caption.keys.tolist() == ["3"]
+
+
+def test_fashionsap_against_the_reference_row_is_its_own_family() -> None:
+    judged = sc.versus_reference("cpu", (0, 1, 2), fake_load({"full": 1.0, "reference": 20.0}))
+    assert len(judged) == len(sc.VERSUS_REFERENCE)
+    assert set(judged["b"]) == {sc.REFERENCE_ROW} and set(judged["a"]) == {"FashionSAP"}
+    fashiongen = judged[judged["source"].isin(["Table 2", "Table 3", "Table 5"])]
+    assert (fashiongen["verdict"] == "held").all()  # (fake TMIR: the same ranks for both)
+    assert judged["paper_b"].isna().all()  # the paper prints no reference row
+
+
+def test_chapter_08_claims_name_rows_and_columns_of_their_tables() -> None:
+    claims = sc.results_claims("small_cnn", "resnet34_c4")
+    assert len(claims) == 15 and claims[3].claim == "small_cnn beats resnet34_c4 (subset)"
+    assert claims[4].a == "FashionSAP(Resnet50)" and claims[4].table == "table2"
+    for c in claims:
+        spec = sc.TABLES[c.table]
+        assert {c.a, c.b} <= set(spec.rows) and c.metric in spec.columns

@@ -15,6 +15,7 @@ from fashion_lib import results
 from fashion_lib.data.atelier.make import make_world
 from fashion_lib.data.retrieval_data import LazyImages
 from fashion_lib.data.samplers import TripletSampler
+from fashion_lib.engine import workers
 from fashion_lib.errors import ConfigError
 from fashion_lib.evidence import EVIDENCE_FILE, read_evidence
 from fashion_lib.experiments import backbone_pretrain, m3net_training
@@ -226,7 +227,7 @@ def test_training_and_selection_never_read_the_test_split(
     monkeypatch.setattr(m3net_training, "feature_maps", maps)
     monkeypatch.setattr(runs, "_evaluate", evaluate)
     table = selection.selection_table("smoke")  # trains the backbone and the probes
-    assert set(table.family) == set(runs.FAMILY_PROBES) and table.selected.any()
+    assert set(table.family) == set(selection.FAMILY_PROBES) and table.selected.any()
     row = runs.run_row("MODC", "DARN", 0, "smoke")
     assert not row.reused and 0.0 <= row.metrics["single/map_all"] <= 100.0
     with pytest.raises(AssertionError, match="test split"):
@@ -255,24 +256,63 @@ def test_selection_picks_the_best_validation_rate(
     assert selection.select_lr("m3net", "smoke") == 1e-3
 
 
+def test_selection_runs_go_through_the_pool(
+    smoke_env, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """2 spawned workers: every missing (family, rate) run is one task of the pool, started after
+    the selection dataset's caches exist, the longest probe first; the serial numbers."""
+    smoke = runs.RUN_SETTINGS["smoke"]
+    rates = (1e-3, 3e-3)  # the rate is the task's argument: the workers need no patched grid
+    monkeypatch.setitem(runs.RUN_SETTINGS, "smoke", dataclasses.replace(smoke, lr_grid=rates))
+    monkeypatch.setenv("FASHION_RUNS_DIR", str(tmp_path / "serial"))
+    serial = selection.selection_table("smoke")  # the profile's 1 worker: in this process
+    monkeypatch.setenv("FASHION_RUNS_DIR", str(tmp_path / "pooled"))
+    real, tasks = workers.in_workers, []
+
+    def in_workers(task, args, n, cost=None):
+        cache = tmp_path / "pooled" / "cache"
+        assert {p.name.split("-")[2] for p in cache.glob("*FashionAI*")} == {"train", "valid"}
+        tasks.extend((task, args[i]) for i in workers.submission_order(args, cost))
+        return real(task, args, n, cost)
+
+    monkeypatch.setattr(selection, "in_workers", in_workers)
+    pooled = selection.selection_runs("smoke", workers=2)
+    families = list(selection.FAMILY_PROBES)
+    assert {a for _, a in tasks} == {(f, lr, "smoke") for f in families for lr in rates}
+    assert all(t is selection.selection_run for t, _ in tasks) and len(tasks) == 6
+    assert tasks[0][1][0] == "m3net"  # the longest probe first
+    assert [(r.family, r.lr) for r in pooled] == [(f, lr) for f in families for lr in rates]
+    assert not any(r.reused for r in pooled)
+    table = selection.selection_table("smoke")  # all finished: nothing more goes to the pool
+    assert len(tasks) == 6
+    same = ["family", "probe", "lr", "step", "map_all", "final", "selected"]
+    pd.testing.assert_frame_equal(serial[same], table[same])
+
+
 def test_workers_give_the_serial_numbers(
     smoke_env, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """2 spawned workers: the same table and evidence; caches made before the workers start."""
+    """2 spawned workers: the same table and evidence; the selection runs go through the pool
+    first, each dataset's caches are made before its rows start, the longest rows first."""
     rows = ["ASEN", "M3-Net"]
     serial = runs.run_table("DARN", "smoke", rows=rows, seeds=[0, 1], workers=1)
     monkeypatch.setenv("FASHION_RUNS_DIR", str(tmp_path / "runs"))
-    real = runs._in_workers
+    real, pooled = workers.in_workers, []
 
-    def in_workers(task, args, workers):
+    def in_workers(task, args, n, cost=None):
+        pooled.append((task, workers.submission_order(args, cost), list(args)))
         if task is runs.run_row:
             cached = {p.name.split("-")[2] for p in (tmp_path / "runs" / "cache").glob("*DARN*")}
             assert cached == {"train", "test"}, cached
-        return real(task, args, workers)
+        return real(task, args, n, cost)
 
-    monkeypatch.setattr(runs, "_in_workers", in_workers)
+    monkeypatch.setattr(runs, "in_workers", in_workers)
+    monkeypatch.setattr(selection, "in_workers", in_workers)
     parallel = runs.run_table("DARN", "smoke", rows=rows, seeds=[0, 1], workers=2)
     assert not parallel.reused.any()
+    assert [p[0] for p in pooled] == [selection.selection_run, runs.run_row]
+    order, args = pooled[1][1:]
+    assert [args[i][0] for i in order] == ["M3-Net", "M3-Net", "ASEN", "ASEN"]
     same = ["model", "seed", "relevance", "attribute", "map_all", "map_100", "recall_100"]
     pd.testing.assert_frame_equal(serial[same], parallel[same])
     for a, b in zip(serial.run_dir.unique(), parallel.run_dir.unique(), strict=True):

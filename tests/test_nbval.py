@@ -17,7 +17,12 @@ import nbformat
 
 from fashion_lib import paths
 
-CHECKED = ("02_m3net_architecture", "06_fashionsap_design")
+CHECKED = (
+    "02_m3net_architecture",
+    "03_m3net_training",
+    "04_m3net_results",
+    "06_fashionsap_design",
+)
 TAG = "nbval-check-output"
 
 

@@ -47,15 +47,20 @@ def instructor(tmp_path: Path) -> Path:
     (root / "claims" / "smoke" / "04_m3net_results.json").write_text("{}\n")
     (root / "cache").mkdir()
     (root / "cache" / "maps.pt").write_bytes(b"cache")
+    (root / "book-times").mkdir()
+    times = {"03_m3net_training": {"seconds": 900.0}, "04_m3net_results": {"seconds": 60.0}}
+    (root / "book-times" / "smoke.json").write_text(json.dumps(times))
     return root
 
 
 def test_unpacked_runs_are_found_as_finished(instructor: Path, tmp_path: Path) -> None:
     archive = tmp_path / "smoke-runs.tar.gz"
     packed = pack_runs("smoke", archive, instructor)
-    assert (packed.runs, packed.files) == (2, 2 * 2 + 1)  # record, state.pt; a ledger
+    assert (packed.runs, packed.files) == (2, 2 * 2 + 2)  # record, state.pt; ledger, times
 
     student = tmp_path / "student"
+    (student / "book-times").mkdir(parents=True)  # the student already built chapter 04 here
+    (student / "book-times" / "smoke.json").write_text('{"04_m3net_results": {"seconds": 5.0}}')
     done = unpack_runs(archive, student, profile="smoke")
     assert (done.runs, done.skipped) == (2, 0)
     for seed in (0, 1):
@@ -64,6 +69,8 @@ def test_unpacked_runs_are_found_as_finished(instructor: Path, tmp_path: Path) -
         assert found is not None and found.metrics["single/map_all"] == 40.0 + seed
     assert (student / "claims" / "smoke" / "04_m3net_results.json").read_text() == "{}\n"
     assert not (student / "cache").exists()  # recomputed from the data, never shipped
+    times = json.loads((student / "book-times" / "smoke.json").read_text())
+    assert times == {"03_m3net_training": {"seconds": 900.0}, "04_m3net_results": {"seconds": 5.0}}
     assert sorted(p.name for p in student.iterdir() if p.name.startswith(".")) == []
     assert unpack_runs(archive, student).skipped == 2  # a second unpack keeps what is there
 

@@ -11,6 +11,12 @@ resident memory of the kernel's process tree (`peak_rss_mb`), the source's sha25
 finished. Kernels see `FASHION_BOOK_OUT`, the publish folder, so a chapter can read the metadata of
 the chapters published before it.
 
+Each run of one of the book's own sources (`notebooks/`) also records the chapter's time under its
+profile (`fashion_lib.book.timings`), for the landing page. With `solutions=False` (``make book
+SOLUTIONS=0``, the instructors' book) every exercise's solution cells are removed before the
+chapter runs; otherwise each exercise's solution is published inside one "Solution" dropdown
+(`fashion_lib.book.solutions`).
+
 An interrupted `run_book` resumes at its first unfinished notebook (`fashion_lib.book.progress`).
 Before the first chapter, `fashion_lib.book.preflight` checks the real datasets the chapters need
 (paper profile) and that a GPU profile has a GPU.
@@ -38,8 +44,11 @@ from nbclient.exceptions import CellTimeoutError, DeadKernelError
 from papermill.exceptions import PapermillExecutionError
 
 from fashion_lib import paths
+from fashion_lib.book.chapters import discover
 from fashion_lib.book.preflight import preflight
 from fashion_lib.book.progress import BookProgress
+from fashion_lib.book.solutions import strip_solutions, wrap_solutions
+from fashion_lib.book.timings import record_time
 from fashion_lib.errors import ConfigError, FashionLibError
 from fashion_lib.fingerprint import file_digest
 from fashion_lib.profiles import get_profile
@@ -62,11 +71,6 @@ class NotebookRun:
     name: str
     output: Path
     seconds: float
-
-
-def discover(notebooks_dir: Path = paths.NOTEBOOKS_DIR) -> list[Path]:
-    """Return the chapter sources `NN_name.py` in reading order."""
-    return sorted(p for p in notebooks_dir.glob("[0-9][0-9]_*.py"))
 
 
 def select(sources: Sequence[Path], only: Sequence[str]) -> list[Path]:
@@ -199,6 +203,7 @@ def run_notebook(
     out_dir: Path = paths.EXECUTED_DIR,
     failed_dir: Path = paths.FAILED_DIR,
     cell_timeout: int | None = None,
+    solutions: bool = True,
 ) -> NotebookRun:
     """Execute one chapter in `profile` and publish it into `out_dir`.
 
@@ -208,6 +213,7 @@ def run_notebook(
         out_dir: where successful notebooks are published (the book reads them from there).
         failed_dir: where a failed notebook is kept for inspection.
         cell_timeout: seconds one cell may run; None means no limit.
+        solutions: False removes the exercises' solution cells before the chapter runs.
 
     Returns:
         The published notebook's name, path and wall time.
@@ -222,7 +228,10 @@ def run_notebook(
     with tempfile.TemporaryDirectory(prefix=f".{name}.", dir=out_dir) as tmp:
         src_nb = Path(tmp) / f"{name}.input.ipynb"
         out_nb = Path(tmp) / f"{name}.ipynb"
-        nbformat.write(to_notebook(source), src_nb)
+        nb = to_notebook(source)
+        if not solutions:
+            strip_solutions(nb)
+        nbformat.write(nb, src_nb)
         started = time.perf_counter()
         try:
             with _kernel_env(out_dir), PeakRss() as rss:
@@ -243,6 +252,7 @@ def run_notebook(
         seconds = time.perf_counter() - started
         nb = nbformat.read(out_nb, as_version=4)
         _show_parameters_once(nb)
+        wrap_solutions(nb)
         # papermill records its scratch paths; a published page names only project paths.
         nb.metadata.get("papermill", {}).update(
             input_path=f"notebooks/{source.name}", output_path=f"book/executed/{name}.ipynb"
@@ -252,11 +262,17 @@ def run_notebook(
             "seconds": round(seconds, 2),
             "peak_rss_mb": round(rss.peak_mb, 1),
             "finished": datetime.now(UTC).isoformat(timespec="seconds"),
+            "solutions": solutions,
             "source": f"notebooks/{source.name}",
             "source_sha256": file_digest(source),
         }
         nbformat.write(nb, out_nb)
         os.replace(out_nb, published)
+    if source.parent.resolve() == paths.NOTEBOOKS_DIR.resolve():  # the book's, not a test's
+        meta = nb.metadata["fashion_book"]
+        record_time(
+            profile, name, {k: v for k, v in meta.items() if k not in ("profile", "source")}
+        )
     return NotebookRun(name=name, output=published, seconds=seconds)
 
 
@@ -269,6 +285,7 @@ def run_book(
     cell_timeout: int | None = None,
     echo: Callable[[str], None] = print,
     allow_cpu: bool = False,
+    solutions: bool = True,
 ) -> list[NotebookRun]:
     """Execute the chosen chapters in order, one progress line each; stop at the first failure.
 
@@ -278,7 +295,7 @@ def run_book(
 
     A run interrupted earlier (killed, or stopped by a failure) with the same profile and plan is
     resumed: its leading finished notebooks are skipped while their source and published copy are
-    unchanged. Returns the notebooks executed by this call.
+    unchanged (and ran with the same `solutions`). Returns the notebooks executed by this call.
     """
     settings = get_profile(profile)  # fail before starting kernels on a misspelt profile
     sources = select(discover(notebooks_dir), only)
@@ -287,7 +304,8 @@ def run_book(
     warning = preflight(settings, [s.stem for s in sources], allow_cpu)
     if warning:
         echo(warning)
-    plan = {source.stem: file_digest(source) for source in sources}
+    flavour = "" if solutions else "+no-solutions"  # a resumed run never mixes the two books
+    plan = {source.stem: file_digest(source) + flavour for source in sources}
     progress = BookProgress(out_dir, profile, plan)
     skipped = progress.resume()
     runs = []
@@ -298,7 +316,7 @@ def run_book(
             continue
         echo(f"{head} ...")
         sys.stdout.flush()
-        run = run_notebook(source, profile, out_dir, failed_dir, cell_timeout)
+        run = run_notebook(source, profile, out_dir, failed_dir, cell_timeout, solutions)
         progress.record(source.stem, run.output)
         echo(f"{head} ok in {run.seconds:.1f} s")
         runs.append(run)

@@ -13,10 +13,11 @@ import inspect
 import textwrap
 from collections.abc import Callable
 
+import pandas as pd
 import torch
 from IPython.display import Markdown, display
 
-__all__ = ["check_equal", "show_source", "source_of"]
+__all__ = ["ShapeLog", "check_equal", "show_source", "source_of"]
 
 
 def source_of(obj: Callable | type, *, docstring: bool = False) -> str:
@@ -58,3 +59,23 @@ def check_equal(
     assert same, f"{name}: by hand {hand_t.tolist()} != library {lib_t.tolist()}"
     value = f"{lib_t.item():.6f}" if lib_t.numel() == 1 else f"shape {tuple(lib_t.shape)}"
     print(f"{name}: by hand == library ({value})")
+
+
+class ShapeLog:
+    """The shapes of the tensors a chapter computes step by step, printed as they come.
+
+    ``log(step, name, tensor)`` prints one aligned line and keeps it; ``frame()`` is the table of
+    every line so far, for the chapter's summary.
+    """
+
+    def __init__(self) -> None:
+        self.rows: list[tuple[str, str, tuple[int, ...]]] = []
+
+    def __call__(self, step: str, name: str, tensor: torch.Tensor) -> None:
+        """Record and print the shape of `tensor`, computed at `step` and called `name`."""
+        self.rows.append((step, name, tuple(tensor.shape)))
+        print(f"{step:<8} {name:<26} {tuple(tensor.shape)}")
+
+    def frame(self) -> pd.DataFrame:
+        """Every recorded shape: columns step, tensor, shape."""
+        return pd.DataFrame(self.rows, columns=["step", "tensor", "shape"])

@@ -93,7 +93,9 @@ class PretrainSettings:
         weight_decay: AdamW weight decay.
         image_size: input side in pixels.
         seed: training seed.
-        threads: torch threads while training (None: unchanged; see `torch_threads`).
+        threads: torch threads while training (None: unchanged; see `torch_threads`). Two
+            threads give other weights than one (the backward's sums split differently), so
+            the count is part of the run's config.
     """
 
     steps: int
@@ -107,8 +109,10 @@ class PretrainSettings:
 
 PRETRAIN_SETTINGS: dict[str, PretrainSettings] = {
     "smoke": PretrainSettings(steps=6, batch_size=16, image_size=64, threads=1),
-    # one thread: on a busy 2-core machine two threads made the same steps several times slower;
-    # 600 steps (1.7 passes over the training images) lifted validation accuracy well above 300's
+    # one thread: on a busy 2-core machine two threads made the same steps several times slower,
+    # and two threads train other weights (12 steps, 1 vs 2 threads: different digests), so every
+    # number downstream would change with the count; 600 steps (1.7 passes over the training
+    # images) lifted validation accuracy well above 300's
     "cpu": PretrainSettings(steps=600, batch_size=64, image_size=64, threads=1),
     "gpu": PretrainSettings(steps=20_000, batch_size=128, image_size=224),
     "paper": PretrainSettings(steps=0, batch_size=0, image_size=224),
@@ -297,10 +301,12 @@ def pretrained_backbone(name: str, profile: str, width: int = 32) -> PretrainedB
 
     with torch_threads(settings.threads):
         result = fit(model, loss_fn, batches, train, run_dir)
-        metrics = {
-            f"val_accuracy/{d.name}": _val_accuracy(model, d, off, settings.image_size)
-            for d, off in zip(datasets, offsets.tolist(), strict=False)
-        }
+    # Forward passes only, with every thread (nothing else runs now): their numbers do not
+    # depend on the thread count, unlike training's (checked on the cpu backbone, 1 vs 2).
+    metrics = {
+        f"val_accuracy/{d.name}": _val_accuracy(model, d, off, settings.image_size)
+        for d, off in zip(datasets, offsets.tolist(), strict=False)
+    }
     # Saved through a file object: torch names the archive after a path's stem, and the temp
     # file's random name would make the bytes (and the hash of downstream configs) vary per run.
     with atomic.atomic_path(run_dir / WEIGHTS_FILE, suffix=".pt") as tmp, tmp.open("wb") as f:

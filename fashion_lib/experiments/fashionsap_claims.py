@@ -10,6 +10,13 @@
   `claims.publish_claims` takes.
 - ``gradcam_evidence(scores, variant, kind, seeds)``: Grad-CAM scores as `PerQuery`s, for evidence
   a chapter measures itself and judges with `fashion_lib.judging.judge_entries`.
+- ``results_claims(main_encoder, resnet_encoder)``: the claims of Tables 2-5 (chapter 08).
+- ``versus_reference(profile, seeds=None, load=None)``: FashionSAP against the linear reference row
+  (`fashionsap_reference`) on one headline column per task (``VERSUS_REFERENCE``), judged as one
+  family of its own: what the machinery buys. The paper makes no such claim; not for the ledger.
+
+The default loader reads the reference row's evidence from `fashionsap_reference` and every other
+variant's from `fashionsap_runs.variant_evidence`.
 
 Macro-F is a ratio over classes, not a mean over images, so a claim on a Macro-F column is judged
 on per-image accuracy, and the ledger's metric says so. δ comes from `stats.delta_for`
@@ -27,20 +34,24 @@ import pandas as pd
 from fashion_lib.data.taxonomy import FASHIONIQ_CATEGORIES
 from fashion_lib.errors import ConfigError
 from fashion_lib.evidence import PerQuery, hits_at
+from fashion_lib.experiments import fashionsap_reference as reference
 from fashion_lib.experiments.fashionsap_eval import balanced
 from fashion_lib.experiments.fashionsap_runs import sap_settings, variant_evidence
-from fashion_lib.experiments.fashionsap_tables import ABLATION, TABLES
+from fashion_lib.experiments.fashionsap_tables import ABLATION, REFERENCE_ROW, TABLES
 from fashion_lib.judging import ClaimEntry, judge_entries
 from fashion_lib.results import paper_table
 
 __all__ = [
     "FAMILIES",
     "VERDICT_COLUMNS",
+    "VERSUS_REFERENCE",
     "SAPClaim",
     "claim_evidence",
     "gradcam_evidence",
     "judge_claims",
     "paper_value",
+    "results_claims",
+    "versus_reference",
 ]
 
 #: The columns a chapter shows of a judged table.
@@ -51,6 +62,23 @@ FAMILIES = {"retrieval": "recall", "tmir": "recall", "cr": "accuracy", "scr": "a
 
 #: (variant, task, profile, group, seeds) -> one PerQuery per seed (`fashionsap_runs`).
 Loader = Callable[[str, str, str, str, Sequence[int]], list[PerQuery]]
+#: (table, column) of each task's headline metric, for `versus_reference`.
+VERSUS_REFERENCE = (
+    ("table2", "Mean R@1"),
+    ("table3", "Mean R@1"),
+    ("table4", "Mean R@10"),
+    ("table5", "CR Acc"),
+    ("table5", "SCR Acc"),
+)
+
+
+def load_evidence(
+    variant: str, task: str, profile: str, group: str, seeds: Sequence[int]
+) -> list[PerQuery]:
+    """The default `Loader`: the reference row's runs or a FashionSAP variant's."""
+    if variant == reference.REFERENCE:
+        return reference.reference_evidence(task, profile, group, seeds)
+    return variant_evidence(variant, task, profile, group, seeds)
 
 
 @dataclass(frozen=True)
@@ -80,10 +108,10 @@ def claim_evidence(
 ) -> tuple[list[PerQuery], str]:
     """Per-seed per-query values of one column of `table` for `variant`, and the metric family.
 
-    `load` reads one evidence group over seeds (default `fashionsap_runs.variant_evidence`, which
-    runs whatever is missing).
+    `load` reads one evidence group over seeds (default `load_evidence`, which runs whatever is
+    missing).
     """
-    load = load or variant_evidence
+    load = load or load_evidence
     spec = TABLES[table]
     if column not in spec.columns:
         raise ConfigError(f"{table} has no column {column!r}; choose one of {list(spec.columns)}")
@@ -178,3 +206,44 @@ def gradcam_evidence(
             keys = keys + "|" + part["word"] + "|" + part["part"] + "|" + occurrence
         out.append(PerQuery(keys.to_numpy(str), 100.0 * part["mass"].to_numpy(float)))
     return out
+
+
+def results_claims(main_encoder: str, resnet_encoder: str) -> list[SAPClaim]:
+    """The paper's claims on Tables 2-5, with the two image encoders' names (chapter 08)."""
+    sap, albef, r50 = "FashionSAP", "ALBEF [17]", "FashionSAP(Resnet50)"
+    vit = f"{main_encoder} beats {resnet_encoder}"
+    claims = []
+    for table, protocol in (("table2", "subset"), ("table3", "full")):
+        claims += [
+            SAPClaim(
+                table, f"FashionSAP beats the ALBEF-style baseline ({protocol})", sap, albef, m
+            )
+            for m in ("Mean R@1", "I2T R@1", "T2I R@1")
+        ]
+        claims.append(SAPClaim(table, f"{vit} ({protocol})", sap, r50, "Mean R@1"))
+    claims.insert(
+        4, SAPClaim("table2", "FashionSAP(Resnet50) beats ALBEF (subset)", r50, albef, "Mean R@1")
+    )
+    baseline = "ALBEF-style (ours)"
+    claims += [
+        SAPClaim("table4", "FashionSAP beats the baseline on TMIR", sap, baseline, m)
+        for m in ("Mean R@10", "Mean R@50")
+    ]
+    claims += [
+        SAPClaim("table5", "FashionSAP beats the baseline on CR/SCR", sap, baseline, m)
+        for m in ("CR Acc", "CR Macro-F", "SCR Acc", "SCR Macro-F")
+    ]
+    return claims
+
+
+def versus_reference(
+    profile: str, seeds: Sequence[int] | None = None, load: Loader | None = None
+) -> pd.DataFrame:
+    """ "FashionSAP > the linear reference row" on every `VERSUS_REFERENCE` column, paired per
+    query and seed and judged as one family (Holm across these claims only)."""
+    claims = [
+        SAPClaim(table, f"FashionSAP beats the linear reference ({column})", "FashionSAP",
+                 REFERENCE_ROW, column)
+        for table, column in VERSUS_REFERENCE
+    ]  # fmt: skip
+    return judge_claims(claims, profile, seeds, load)

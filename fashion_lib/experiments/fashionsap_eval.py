@@ -23,7 +23,9 @@ puts the positive in the middle of its tie (1 + above + tied / 2). Every protoco
 
 **Evidence.** ``score_retrieval``, ``score_recognition`` and ``score_tmir`` return a `Scored`:
 the metrics and the per-query values (`fashion_lib.evidence.PerQuery`) that chapters judge claims
-from. Groups and keys (the same query of two models gets the same key):
+from; ``score_predictions`` and ``tmir_scored`` do the same from any model's predictions or
+embeddings (the linear reference rows, `fashionsap_reference`). Groups and keys (the same
+query of two models gets the same key):
 
 - ``full/i2t_rank`` ("<product id>|<view>", one per image), ``full/t2i_rank`` ("<product id>|text");
 - ``subset/i2t_rank``, ``subset/t2i_rank`` ("<product id>|<draw>");
@@ -58,6 +60,7 @@ from fashion_lib.models.fashionsap import FashionSAP
 from fashion_lib.models.fashionsap_tasks import FashionSAPClassifier, FashionSAPTMIR
 
 __all__ = [
+    "EVIDENCE",
     "KS",
     "TIE_RULES",
     "Ranks",
@@ -69,6 +72,7 @@ __all__ = [
     "chance_tmir",
     "embedding_spread",
     "encode_retrieval",
+    "encode_tmir",
     "first_choices",
     "full_protocol",
     "full_ranks",
@@ -77,15 +81,29 @@ __all__ = [
     "positive_ranks",
     "product_labels",
     "recall_at",
+    "score_predictions",
     "score_recognition",
     "score_retrieval",
     "score_tmir",
     "subset_negatives",
     "subset_protocol",
     "subset_ranks",
+    "tmir_scored",
 ]
 
 KS = (1, 5, 10)
+#: The evidence groups each downstream task records (module docstring), per task.
+EVIDENCE: dict[str, tuple[str, ...]] = {
+    "retrieval": tuple(
+        f"{protocol}/{direction}_{kind}"
+        for protocol in ("full", "subset")
+        for direction in ("i2t", "t2i")
+        for kind in ("rank", "ties")
+    ),
+    "cr": ("cr/correct",),
+    "scr": ("scr/correct",),
+    "tmir": ("tmir/rank",),
+}
 TMIR_KS = (1, 5, 10, 50)
 TIE_RULES = ("pessimistic", "average")
 
@@ -472,7 +490,15 @@ def score_recognition(
         tb = text.collate([split.records[i].sample for i in rows], rng)
         out = model(model_input(split.images(rows), size), tb.input_ids, tb.attention_mask)
         predicted.append(out.logits.argmax(dim=1))
-    y_true, y_pred = labels.numpy(), torch.cat(predicted).numpy()
+    return score_predictions(labels, torch.cat(predicted), split, group)
+
+
+def score_predictions(
+    labels: Tensor, predicted: Tensor, split: FashionGenSplit, group: str
+) -> Scored:
+    """`score_recognition`'s metrics and evidence from (N,) true and predicted classes of every
+    row of `split`, whatever model predicted them."""
+    y_true, y_pred = labels.numpy(), predicted.numpy()
     metrics = {
         "acc": 100.0 * accuracy_score(y_true, y_pred),
         "macro_f": 100.0 * f1_score(y_true, y_pred, average="macro"),
@@ -488,8 +514,16 @@ def score_tmir(
 ) -> Scored:
     """R@1/5/10/50 per FashionIQ category (``<category>/r<k>``), their mean (``mean/r<k>``), the
     percent of queries whose target ties (``<category>/tied``), and ``tmir/rank`` evidence."""
+    return tmir_scored(split, *encode_tmir(model, split, text, size, batch))
+
+
+@torch.no_grad()
+def encode_tmir(
+    model: FashionSAPTMIR, split: FashionIQSplit, text: TextProcessor, size: int, batch: int
+) -> tuple[Tensor, Tensor]:
+    """Query embeddings (T, E) of every triplet (``split.triplets`` order) and target embeddings
+    (A, E) of every image (``split.asins`` order)."""
     model.eval()
-    out: dict[str, float] = {}
     targets = torch.cat(
         [
             model.encode_target(model_input(split.pixels[lo : lo + batch], size))
@@ -497,17 +531,29 @@ def score_tmir(
         ]
     )  # (A, E)
     rng = np.random.default_rng(0)
+    queries = []
+    for lo in range(0, len(split.triplets), batch):
+        part = split.triplets[lo : lo + batch]
+        tb = text.collate([t.sample for t in part], rng)
+        ref = model_input(split.pixels[[t.candidate for t in part]], size)
+        queries.append(model.encode_query(ref, tb.input_ids, tb.attention_mask))
+    return torch.cat(queries), targets
+
+
+def tmir_scored(split: FashionIQSplit, queries: Tensor, targets: Tensor) -> Scored:
+    """`score_tmir`'s metrics and evidence from embeddings, whatever model made them.
+
+    Args:
+        queries: (T, E) one query per triplet, in ``split.triplets`` order.
+        targets: (A, E) one embedding per image, in ``split.asins`` order.
+    """
+    out: dict[str, float] = {}
     keys, ranks = [], []
     for category in FASHIONIQ_CATEGORIES:
-        triplets = [t for t in split.triplets if t.category == category]
+        index = [i for i, t in enumerate(split.triplets) if t.category == category]
+        triplets = [split.triplets[i] for i in index]
         gallery = torch.tensor(split.gallery(category))  # (G,)
-        queries = []
-        for lo in range(0, len(triplets), batch):
-            part = triplets[lo : lo + batch]
-            tb = text.collate([t.sample for t in part], rng)
-            ref = model_input(split.pixels[[t.candidate for t in part]], size)
-            queries.append(model.encode_query(ref, tb.input_ids, tb.attention_mask))
-        scores = torch.cat(queries) @ targets[gallery].t()  # (Q, G)
+        scores = queries[index] @ targets[gallery].t()  # (Q, G)
         relevant = torch.tensor([t.target for t in triplets])[:, None] == gallery[None, :]
         r = positive_ranks(scores, relevant)
         for k, v in recall_at(r.rank, TMIR_KS).items():

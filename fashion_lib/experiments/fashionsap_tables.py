@@ -13,6 +13,9 @@ paper row, and where each metric column comes from. Row mapping:
   the paper does not print (its paper cells are empty).
 - Table 6: the four task combinations on top of ITS + ITM (full protocol, as its last row equals
   Table 3's FashionSAP row).
+- Every table adds ``REFERENCE_ROW``: linear models on the same frozen image features
+  (`fashionsap_reference`), the floor that every FashionSAP row must clear; the paper has no
+  such row (its cells are empty).
 """
 
 from __future__ import annotations
@@ -23,8 +26,9 @@ from dataclasses import dataclass
 import pandas as pd
 
 from fashion_lib.errors import ConfigError
+from fashion_lib.experiments import fashionsap_reference as reference
 
-__all__ = ["ABLATION", "TABLES", "TableSpec", "table_from"]
+__all__ = ["ABLATION", "REFERENCE_ROW", "TABLES", "TableSpec", "table_from"]
 
 RETRIEVAL_COLUMNS = {
     "I2T R@1": "i2t_r1",
@@ -40,6 +44,8 @@ TMIR_COLUMNS = {
     for c in ("dress", "toptee", "shirt", "mean")
     for k in (10, 50)
 }
+#: The reference row's name in every table (variant `fashionsap_reference.REFERENCE`).
+REFERENCE_ROW = "Linear reference (ours)"
 #: variant -> (ptp, trp, fsis) of Table 6.
 ABLATION = {"albef": (0, 0, 0), "ptp": (1, 0, 0), "ptp_trp": (1, 1, 0), "full": (1, 1, 1)}
 
@@ -62,9 +68,11 @@ class TableSpec:
     protocol: str = "full"
 
 
+_REF = {REFERENCE_ROW: reference.REFERENCE}
 _MAIN_ROWS = {"ALBEF [17]": "albef", "FashionSAP(Resnet50)": "full_r50", "FashionSAP": "full"}
+_MAIN_ROWS |= _REF
 _RETRIEVAL = {col: ("retrieval", key) for col, key in RETRIEVAL_COLUMNS.items()}
-_BASELINE = {"ALBEF-style (ours)": "albef", "FashionSAP": "full"}
+_BASELINE = {"ALBEF-style (ours)": "albef", "FashionSAP": "full"} | _REF
 
 TABLES: dict[str, TableSpec] = {
     "table2": TableSpec("fashionsap_table2_fashiongen_subset", _MAIN_ROWS, _RETRIEVAL, "subset"),
@@ -86,7 +94,7 @@ TABLES: dict[str, TableSpec] = {
     ),
     "table6": TableSpec(
         "fashionsap_table6_ablation",
-        {v: v for v in ABLATION},
+        {v: v for v in ABLATION} | _REF,
         {
             "I2T R@1": ("retrieval", "i2t_r1"),
             "T2I R@1": ("retrieval", "t2i_r1"),
@@ -103,7 +111,8 @@ Source = Callable[..., Mapping[str, float]]
 def table_from(
     name: str, profile: str, seeds: Sequence[int], sources: Mapping[str, Source]
 ) -> pd.DataFrame:
-    """Collect a table's rows from the run functions (``retrieval``, ``recognition``, ``tmir``).
+    """Collect a table's rows from the run functions (``retrieval``, ``recognition``, ``tmir``);
+    the reference row's come from `fashionsap_reference.SOURCES`.
 
     Returns:
         One row per (paper row, seed): model, variant, seed, profile, the metric columns (and
@@ -122,17 +131,19 @@ def table_from(
                 "profile": profile,
             }
             if name == "table6":
-                row |= dict(zip(("ptp", "trp", "fsis"), ABLATION[variant], strict=True))
+                flags = ABLATION.get(variant, (float("nan"),) * 3)  # the reference row: none
+                row |= dict(zip(("ptp", "trp", "fsis"), flags, strict=True))
+            run = reference.SOURCES if variant == reference.REFERENCE else sources
             cache: dict[str, Mapping[str, float]] = {}
             for column, (source, key) in spec.columns.items():
                 if source not in cache:
                     if source == "retrieval":
-                        cache[source] = sources["retrieval"](variant, seed, profile)
+                        cache[source] = run["retrieval"](variant, seed, profile)
                     elif source in ("cr", "scr"):
                         level = "category" if source == "cr" else "subcategory"
-                        cache[source] = sources["recognition"](variant, seed, profile, level)
+                        cache[source] = run["recognition"](variant, seed, profile, level)
                     else:
-                        cache[source] = sources["tmir"](variant, seed, profile)
+                        cache[source] = run["tmir"](variant, seed, profile)
                 full_key = f"{spec.protocol}/{key}" if source == "retrieval" else key
                 row[column] = cache[source][full_key]
             records.append(row)

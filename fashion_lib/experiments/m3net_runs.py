@@ -17,12 +17,15 @@ Public API (stable; chapters 03-05 call it):
 - ``run_table(dataset, profile, rows=ROWS, seeds=None, workers=None, variant=None) ->
   pandas.DataFrame``: every row x seed, long format: columns model, dataset, seed, profile,
   relevance, attribute ("overall", "macro" or an attribute name), map_all, map_100, recall_100
-  (NaN for single attributes), train_time_s, eval_time_s, cpu_time_s, reused, run_dir. Runs that
-  are not finished train in ``workers`` processes (default ``RunSettings.workers``), each with
-  the profile's threads, after the backbone, the learning-rate selection and the feature cache
-  are made once in this process; a run's numbers do not depend on the process it ran in. The
-  workers are spawned and import the main module: a script calling it with workers > 1 needs the
-  usual ``if __name__ == "__main__":`` guard (notebooks and pytest need nothing).
+  (NaN for single attributes), train_time_s, eval_time_s, cpu_time_s, reused, run_dir. With
+  ``workers`` > 1 (default ``RunSettings.workers``) the missing learning-rate selection runs
+  train first (`m3net_selection.selection_runs`), then the dataset's feature caches are made once
+  in this process, then the unfinished runs train in the same pool of ``workers`` processes, each
+  with the profile's threads, the longest rows first (``ROW_SECONDS``); a run's numbers do not
+  depend on the process it ran in. When every run is finished no worker is started. The pool
+  (`engine.workers`) is spawned once per process and imports the main module: a script calling
+  it with workers > 1 needs the usual ``if __name__ == "__main__":`` guard (notebooks and pytest
+  need nothing).
 - Per-query evidence (``fashion_lib.evidence``): every run writes ``evidence.npz`` beside its
   record, groups "<relevance>/ap_all", "<relevance>/ap_100", "<relevance>/recall_100" (percent,
   NaN for a query without relevant candidates), keyed "<attribute>|<query line index>".
@@ -65,10 +68,8 @@ from __future__ import annotations
 
 import hashlib
 import math
-import multiprocessing
 import time
-from collections.abc import Callable, Sequence
-from concurrent.futures import ProcessPoolExecutor
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -86,6 +87,7 @@ from fashion_lib.engine import (
     run_dir_for,
 )
 from fashion_lib.engine.records import RunRecord, finish_run, touch_record
+from fashion_lib.engine.workers import in_workers
 from fashion_lib.errors import ConfigError
 from fashion_lib.evidence import PerQuery, has_groups, read_group, write_evidence
 from fashion_lib.experiments.backbone_pretrain import (
@@ -101,9 +103,9 @@ from fashion_lib.experiments.m3net_eval import (
     per_query_evidence,
     untrained_references,
 )
-from fashion_lib.experiments.m3net_selection import select_lr, selection_run
+from fashion_lib.experiments.m3net_selection import select_lr, selection_runs
 from fashion_lib.experiments.m3net_settings import (
-    FAMILY_PROBES,
+    ROW_SECONDS,
     ROW_SPECS,
     ROW_VARIANTS,
     ROWS,
@@ -418,39 +420,24 @@ def row_evidence(
     )
 
 
-def _in_workers(task: Callable[..., Any], args: list[tuple[Any, ...]], workers: int) -> list[Any]:
-    """``[task(*a) for a in args]``, in ``workers`` spawned processes when more than one.
-
-    Spawned (not forked) workers start from a clean interpreter: no torch thread pool or open
-    file of this process is inherited; each worker reads the data and caches once.
-    """
-    if workers <= 1 or len(args) <= 1:
-        return [task(*a) for a in args]
-    context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(min(workers, len(args)), mp_context=context) as pool:
-        return list(pool.map(task, *zip(*args, strict=True)))
-
-
-def _prepare(dataset: str, profile: str, variant: str | None, workers: int) -> None:
-    """Make once, in this process, what parallel runs share: backbone, rates, feature caches."""
-    base, settings = run_settings(profile), variant_settings(profile, variant)
-    backbone = pretrained_backbone(base.backbone, profile, base.backbone_width)
-    if base.frozen:
-        for name, split, s in (
-            (base.select_dataset, "valid", base),
-            (dataset, base.eval_split, settings),
-        ):
-            data = dataset_for(profile, name, "valid")  # training rows; test images only encoded
-            for part in ("train", split):
-                row_inputs(data, part, s, backbone)
-    grid = [(family, lr, profile) for family in FAMILY_PROBES for lr in base.lr_grid]
-    for run in _in_workers(selection_run, grid, workers):
-        touch_record(run.record, reused=run.reused)
+def _make_caches(dataset: str, profile: str, variant: str | None) -> None:
+    """Make once, in this process (all threads), the feature caches the dataset's runs share."""
+    settings = variant_settings(profile, variant)
+    if not settings.frozen:
+        return
+    backbone = pretrained_backbone(settings.backbone, profile, settings.backbone_width)
+    data = dataset_for(profile, dataset, "valid")  # training rows; test images only encoded
+    for part in ("train", settings.eval_split):
+        row_inputs(data, part, settings, backbone)
 
 
 def _finished(model_name: str, dataset: str, seed: int, profile: str, variant: str | None) -> bool:
     row = _resolve(model_name, dataset, seed, profile, variant)
     return find_finished_run(row.config, name=row.name) is not None and has_groups(row.run_dir)
+
+
+def _row_cost(model_name: str, *_: object) -> float:
+    return ROW_SECONDS[model_name]
 
 
 def _table_rows(r: RowResult, k: int) -> list[dict[str, Any]]:
@@ -511,14 +498,16 @@ def run_table(
     workers = settings.workers if workers is None else workers
     pairs = [(m, s) for m in rows for s in (settings.seeds if seeds is None else seeds)]
     trained: dict[tuple[str, int], RowResult] = {}
+    selection_runs(profile, workers=workers)  # the rates first (in the same pool)
     if workers > 1:
-        _prepare(dataset, profile, variant, workers)
         todo = [
             (m, dataset, s, profile, variant)
             for m, s in pairs
             if not _finished(m, dataset, s, profile, variant)
         ]
-        for r in _in_workers(run_row, todo, workers):
+        if todo:
+            _make_caches(dataset, profile, variant)
+        for r in in_workers(run_row, todo, workers, cost=_row_cost):
             touch_record(r.record, reused=False)
             trained[r.model, r.seed] = r
     records = []

@@ -26,6 +26,7 @@ __all__ = [
     "FAMILY_PROBES",
     "LAST_STAGE_EXPERIMENT",
     "ROWS",
+    "ROW_SECONDS",
     "ROW_SPECS",
     "ROW_VARIANTS",
     "RUN_SETTINGS",
@@ -64,6 +65,18 @@ ROW_SPECS: dict[str, RowSpec] = {
     "M3-Net": RowSpec("m3net", "m3net", "m3net", 0.4),
 }
 ROWS = tuple(ROW_SPECS)
+# Wall seconds of one cpu-profile run of each row (training and evaluation, mean over the three
+# datasets and five seeds of the records of 2026-12-06, idle 2-core machine). Used only to start
+# the longest runs first (`engine.workers`); no number depends on it.
+ROW_SECONDS: dict[str, float] = {
+    "ASEN": 6.6,
+    "ASENv2": 5.9,
+    "ASEN++": 8.4,
+    "MODC": 6.9,
+    "M3-Net_a": 8.3,
+    "M3-Net_c": 22.3,
+    "M3-Net": 23.9,
+}
 # The row whose validation runs choose each family's learning rate (ASEN++'s two stages would
 # need two curves; ASENv2 shares its family's loss and protocol).
 FAMILY_PROBES: dict[str, str] = {"asen": "ASENv2", "modc": "MODC", "m3net": "M3-Net"}
@@ -89,7 +102,8 @@ class RunSettings:
         threads: torch threads while a row trains and evaluates (None: leave as is). The frozen
             rows are small ops on 8 x 8 maps, where one thread is several times faster than two
             on a busy 2-core machine (measured: 25 ms vs 150-950 ms per step).
-        workers: processes that `run_table` trains independent (row, seed) runs in. Measured on a
+        workers: processes that `run_table` trains independent (row, seed) runs in, and
+            `m3net_selection.selection_runs` the learning-rate selection runs. Measured on a
             shared 2-core machine, 4 M3-Net runs of 200 steps: 2 processes x 1 thread 37 s,
             1 process x 2 threads 533 s (the small ops spin rather than split).
         lr_grid: learning rates tried on validation per family (empty: use ``lr``).

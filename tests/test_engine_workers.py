@@ -1,0 +1,39 @@
+"""The worker pool of independent runs: order of results, longest first, one pool, the caller's env."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from fashion_lib.engine import workers
+
+
+def test_results_in_order_and_longest_submitted_first() -> None:
+    args = [(3,), (30,), (7,), (30,), (1,)]
+    assert workers.submission_order(args, cost=lambda x: x) == [1, 3, 2, 0, 4]  # ties keep order
+    assert workers.submission_order(args) == [0, 1, 2, 3, 4]
+    assert workers.in_workers(abs, [(-2,), (5,), (-7,)], 1, cost=abs) == [2, 5, 7]  # serial
+    assert workers.in_workers(abs, [(-2,), (5,), (-7,)], 2, cost=abs) == [2, 5, 7]  # spawned
+
+
+def test_one_pool_per_process_with_the_callers_environment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A pool kept between calls still runs each task where the caller points at that moment."""
+    monkeypatch.setenv("FASHION_RUNS_DIR", "/first")
+    monkeypatch.setenv("FASHION_DERIVED_DIR", "/gone-later")
+    first = workers.in_workers(os.getenv, [("FASHION_RUNS_DIR",)] * 4, 2)
+    pids = set(workers.in_workers(os.getpid, [()] * 4, 2))
+    monkeypatch.setenv("FASHION_RUNS_DIR", "/second")
+    monkeypatch.delenv("FASHION_DERIVED_DIR")
+    second = workers.in_workers(os.getenv, [("FASHION_RUNS_DIR",), ("FASHION_DERIVED_DIR",)], 2)
+    assert first == ["/first"] * 4 and second == ["/second", None]
+    pids |= set(workers.in_workers(os.getpid, [()] * 8, 2))
+    assert os.getpid() not in pids and len(pids) <= 2  # the same two workers every call
+
+
+def test_a_failing_task_raises_in_the_caller() -> None:
+    with pytest.raises(ValueError, match="invalid literal"):
+        workers.in_workers(int, [("1",), ("x",), ("3",)], 2)
+    assert workers.in_workers(int, [("1",), ("2",)], 2) == [1, 2]  # the pool still works
