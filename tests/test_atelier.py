@@ -18,7 +18,11 @@ from fashion_lib.data.atelier import labels as lab
 from fashion_lib.data.atelier import make
 from fashion_lib.data.atelier.garment import GARMENTS, OBJECTS, sample_spec
 from fashion_lib.data.atelier.masks import PARTS_FILE, PartMasks
-from fashion_lib.data.atelier.records import asen_splits, split_ranges
+from fashion_lib.data.atelier.records import (
+    asen_splits,
+    fashiongen_validation_products,
+    split_ranges,
+)
 from fashion_lib.data.atelier.render import FRAMINGS, PARTS, Look, View, render
 from fashion_lib.data.atelier.styles import STYLE_RULES, styles
 from fashion_lib.data.formats import asenpp, darn, deepfashion, fashionai, fashiongen, fashioniq
@@ -266,3 +270,10 @@ def test_cli_data_make_refuses_the_real_data_profile(capsys: pytest.CaptureFixtu
 
     assert main(["data", "make", "--profile", "paper"]) == 2
     assert "reads real datasets" in capsys.readouterr().err
+
+
+def test_cpu_and_gpu_fashiongen_validate_on_a_thousand_products() -> None:
+    for name in ("cpu", "gpu"):
+        products = get_profile(name).data.fashiongen_products
+        assert fashiongen_validation_products(products) >= 1_000, name
+    assert fashiongen_validation_products(160) == 101  # the smoke world: FashionSAP's minimum

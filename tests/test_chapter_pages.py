@@ -13,6 +13,7 @@ from fashion_lib import paths
 
 CLEAN = (
     "00_overview",
+    "01_data",
     "02_m3net_architecture",
     "03_m3net_training",
     "04_m3net_results",

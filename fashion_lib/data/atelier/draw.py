@@ -252,15 +252,26 @@ def draw_deepfashion(knobs: Knobs, i: int) -> Sample:
     return _draw(knobs, "DeepFashion", i)
 
 
+def _product_framings(spec: g.GarmentSpec) -> tuple[str, ...]:
+    """A catalogue's shots of a product, in order: tops close (three quarter, then the upper
+    body), dresses and jumpsuits whole, bottoms from the waist down, shoes, bags and hats alone."""
+    if spec.is_object:
+        return ("object",)
+    if spec.has_skirt or spec.has_legs:
+        return ("full", "three_quarter", "upper") if spec.has_torso else ("lower", "full", "legs")
+    return ("three_quarter", "upper", "full")
+
+
 def draw_fashiongen(knobs: Knobs, i: int) -> Sample:
-    """One FashionGen product: `knobs.views` views (a product shot, then closer framings)."""
+    """One FashionGen product: `knobs.views` views (`_product_framings`, in turn)."""
     rng, nuisance = generators(knobs.seed, "FashionGen", i)
     objects = rng.random() < 0.25
     spec = g.sample_spec(rng, choice(rng, g.OBJECTS if objects else g.GARMENTS), knobs.style_prob)
     look = Look.draw(rng)
+    framings = _product_framings(spec)
     images, masks = [], []
     for k in range(knobs.views):
-        framing = "object" if spec.is_object else ("full", "three_quarter", "upper")[k % 3]
+        framing = framings[k % len(framings)]
         view = View.draw(rng, framing)
         out = render(spec, look, view, knobs.size, nuisance, knobs.strength)
         images.append(out.image)

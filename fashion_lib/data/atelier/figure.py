@@ -126,6 +126,8 @@ def _torso(u: np.ndarray, v: np.ndarray, spec: g.GarmentSpec, hem: float) -> np.
     ys = [-0.66, -0.50, WAIST_V, HIP_V, max(hem, HIP_V + 0.01)]
     hw = [0.2, 0.175, 0.13 * fit, 0.165 * fit, 0.165 * fit + flare * max(hem - HIP_V, 0.0)]
     region = profile(u, v, ys, hw) & (v <= hem)
+    if spec.category == "shirt":  # the shirttail: a hem that curves up at the sides
+        region &= v <= hem - 3.0 * np.maximum(np.abs(u) - 0.06, 0.0) ** 2
     region |= convex(u, v, [(-0.065, NECK_V), (0.065, NECK_V), (0.205, -0.635), (-0.205, -0.635)])
     if spec.sleeve_length == "sleeveless":
         region &= np.abs(u) < 0.165
@@ -213,7 +215,7 @@ def _pants(u: np.ndarray, v: np.ndarray, spec: g.GarmentSpec) -> np.ndarray:
             v,
             [(side * 0.004, 0.0), (side * 0.176, 0.0), (c + side * w, hem), (c - side * w, hem)],
         )
-    return region & (v <= hem)
+    return region & (v <= hem) & ~((np.abs(u) < 0.018) & (v > 0.06))  # the legs stay apart
 
 
 def garment_layers(frame: Frame, spec: g.GarmentSpec) -> list[Layer]:

@@ -141,38 +141,118 @@ class GarmentSpec:
 
 
 def _neck_region(rng: np.random.Generator, category: str) -> dict[str, str]:
-    """Exactly one of neckline / collar / lapel / neck is drawn, with odds by category."""
+    """Exactly one of neckline / collar / lapel / neck is drawn, with odds by category: blazers
+    and coats have lapels (blazers notched or peak), jackets a lapel or a collar, shirts a collar
+    (mostly the shirt collar, which no other top has unless a dataset forces it)."""
     out = {"neckline": "none", "collar": "none", "lapel": "none", "neck": "none"}
-    if category in OUTER:
-        out["lapel"] = choice(rng, LAPELS[1:])
+    if category == "blazer":
+        out["lapel"] = choice(rng, ("notched", "peak"))
         return out
     odds = {
-        "dress": (0.7, 0.15, 0.15),
-        "tee": (0.75, 0.1, 0.15),
-        "blouse": (0.5, 0.3, 0.2),
-        "shirt": (0.1, 0.9, 0.0),
-        "sweater": (0.3, 0.2, 0.5),
-        "jumpsuit": (0.7, 0.3, 0.0),
+        "coat": (0.0, 0.0, 1.0, 0.0),
+        "jacket": (0.0, 0.5, 0.5, 0.0),
+        "dress": (0.7, 0.15, 0.0, 0.15),
+        "tee": (0.85, 0.05, 0.0, 0.1),
+        "blouse": (0.5, 0.3, 0.0, 0.2),
+        "shirt": (0.0, 1.0, 0.0, 0.0),
+        "sweater": (0.4, 0.1, 0.0, 0.5),
+        "jumpsuit": (0.7, 0.3, 0.0, 0.0),
     }
-    kind = ("neckline", "collar", "neck")[int(rng.choice(3, p=odds[category]))]
-    vocab = {"neckline": NECKLINES, "collar": COLLARS, "neck": NECKS}[kind]
-    out[kind] = choice(rng, vocab[1:])
+    kind = ("neckline", "collar", "lapel", "neck")[int(rng.choice(4, p=odds[category]))]
+    vocab = {"neckline": NECKLINES, "collar": COLLARS, "lapel": LAPELS, "neck": NECKS}[kind][1:]
+    if kind == "collar" and category in ("shirt", "jacket"):
+        vocab = ("shirt",) * 6 + vocab[1:] if category == "shirt" else ("rib",)
+    elif kind == "collar":
+        vocab = vocab[1:]  # the shirt collar belongs to shirts
+    out[kind] = choice(rng, vocab)
     return out
 
 
-def _sleeves(rng: np.random.Generator, neckline: str) -> tuple[str, str]:
+#: Sleeve lengths a category is usually drawn with (any length stays possible).
+_USUAL_SLEEVES = {
+    "tee": ("sleeveless", "cup", "short", "elbow"),
+    "sweater": ("3/4", "wrist", "long", "extra long"),
+    "shirt": ("short", "wrist", "long", "long"),
+    "blazer": ("wrist", "long"),
+    "coat": ("wrist", "long", "extra long"),
+    "jacket": ("wrist", "long", "extra long"),
+}
+#: Body lengths of the upper garments (coat_length's values for the outer ones).
+_BODY_LENGTHS = {
+    "blazer": ("regular",),
+    "coat": ("knee", "midi", "ankle&floor"),
+    "jacket": ("micro", "high waist", "regular"),
+}
+#: Fabric odds in `FABRICS` order (cotton, denim, knit, leather, lace, sheer, sequin).
+_FABRIC_ODDS = {
+    "tee": (0.7, 0.05, 0.0, 0.05, 0.05, 0.1, 0.05),
+    "blouse": (0.35, 0.0, 0.0, 0.0, 0.25, 0.3, 0.1),
+    "shirt": (0.65, 0.2, 0.0, 0.05, 0.0, 0.05, 0.05),
+    "sweater": (0.1, 0.0, 0.8, 0.0, 0.05, 0.0, 0.05),
+    "blazer": (0.75, 0.05, 0.0, 0.1, 0.0, 0.0, 0.1),
+    "coat": (0.55, 0.05, 0.2, 0.2, 0.0, 0.0, 0.0),
+    "jacket": (0.3, 0.35, 0.0, 0.35, 0.0, 0.0, 0.0),
+    "pants": (0.65, 0.0, 0.1, 0.15, 0.03, 0.04, 0.03),
+    "jeans": (0.0, 1.0, 0.0, 0.0, 0.0, 0.0, 0.0),
+}
+_DEFAULT_FABRIC_ODDS = (0.4, 0.12, 0.14, 0.1, 0.08, 0.08, 0.08)  # cotton is the common case
+
+
+def _sleeves(rng: np.random.Generator, neckline: str, category: str) -> tuple[str, str]:
     if neckline in ("strapless", "sweetheart"):
         return "none", "none"
-    length = choice(rng, SLEEVE_LENGTHS[1:])
+    usual = _USUAL_SLEEVES.get(category)
+    length = choice(rng, usual if usual and rng.random() < 0.85 else SLEEVE_LENGTHS[1:])
     shape = "none" if length == "sleeveless" else choice(rng, SLEEVE_SHAPES[1:])
+    if category in OUTER and length != "sleeveless":
+        shape = choice(rng, ("straight", "fitted"))
     return length, shape
+
+
+#: Closure odds in `BUTTONS` order (none, single, double, placket, zip); only shirts (and the
+#: cardigan sweaters' single row) have a placket or many buttons down the front.
+_BUTTON_ODDS = {
+    "shirt": (0.0, 0.0, 0.0, 1.0, 0.0),
+    "tee": (0.95, 0.05, 0.0, 0.0, 0.0),
+    "sweater": (0.7, 0.25, 0.0, 0.0, 0.05),
+    "blazer": (0.0, 0.65, 0.35, 0.0, 0.0),
+    "coat": (0.15, 0.35, 0.4, 0.0, 0.1),
+    "jacket": (0.05, 0.25, 0.0, 0.0, 0.7),
+}
+
+
+#: Cloths a category is made of: suiting for blazers, knits for sweaters.
+_PATTERNS_OF = {
+    "blazer": ("solid", "stripes", "plaid"),
+    "sweater": ("solid", "stripes", "plaid", "tribal"),
+}
+
+
+def _category_rules(f: Fields, rng: np.random.Generator) -> None:
+    """What a style recipe may not change about a category: jeans are plain denim, pants are not,
+    shirts close with a placket (and alone have the shirt collar), blazers with one or two rows
+    of buttons; blazers are cut from suiting and sweaters knitted (`_PATTERNS_OF`)."""
+    category = f["category"]
+    if category == "jeans":
+        f.update(pattern="solid", accent_pattern="none")
+    if category == "jeans" and f["fabric"] != "denim":
+        f["fabric"], f["colour"] = "denim", fabric_colour(rng, "denim")
+    if category == "pants" and f["fabric"] == "denim":
+        f["fabric"] = "cotton"
+    if category == "shirt":
+        f["buttons"] = "placket"
+    elif f["collar"] == "shirt":
+        f["collar"] = "rib" if category == "jacket" else "peter pan"
+    if f["pattern"] not in _PATTERNS_OF.get(category, PATTERNS):
+        f["pattern"], f["accent_pattern"] = "solid", "none"
+    if category == "blazer" and f["buttons"] not in ("single", "double"):
+        f["buttons"] = "single"
 
 
 def _base_fields(rng: np.random.Generator, category: str) -> Fields:
     """An unconstrained draw for `category` (a garment)."""
     f: Fields = {"category": category}
-    fabric_p = (0.4, 0.12, 0.14, 0.1, 0.08, 0.08, 0.08)  # cotton is the common case
-    f["fabric"] = "denim" if category == "jeans" else str(rng.choice(FABRICS, p=fabric_p))
+    f["fabric"] = str(rng.choice(FABRICS, p=_FABRIC_ODDS.get(category, _DEFAULT_FABRIC_ODDS)))
     f["pattern"] = "solid" if rng.random() < 0.3 else choice(rng, PATTERNS[1:])
     f["colour"] = fabric_colour(rng, str(f["fabric"]))
     f["colour2"] = int(
@@ -189,11 +269,11 @@ def _base_fields(rng: np.random.Generator, category: str) -> Fields:
         else {"neckline": "none", "collar": "none", "lapel": "none", "neck": "none"}
     )
     f["sleeve_length"], f["sleeve_shape"] = (
-        _sleeves(rng, str(f["neckline"])) if top else ("none", "none")
+        _sleeves(rng, str(f["neckline"]), category) if top else ("none", "none")
     )
     f["body_length"] = {"dress": "none", "jumpsuit": "none"}.get(
         category,
-        choice(rng, COAT_LENGTHS)
+        choice(rng, _BODY_LENGTHS[category])
         if category in OUTER
         else choice(rng, ("cropped", "regular", "regular", "tunic"))
         if top
@@ -206,8 +286,9 @@ def _base_fields(rng: np.random.Generator, category: str) -> Fields:
     pant_lengths = ("short", "mid") if category == "shorts" else tuple(PANT_LENGTHS)[3:]
     f["pant_length"] = choice(rng, pant_lengths) if legs else "none"
     f["pant_shape"] = choice(rng, PANT_SHAPES[1:]) if legs else "none"
-    button_p = (0.2, 0.25, 0.3, 0.0, 0.25) if category in OUTER else (0.6, 0.15, 0.0, 0.2, 0.05)
-    f["buttons"] = "placket" if category == "shirt" else str(rng.choice(BUTTONS, p=button_p))
+    f["buttons"] = str(
+        rng.choice(BUTTONS, p=_BUTTON_ODDS.get(category, (0.75, 0.15, 0.0, 0.0, 0.1)))
+    )
     if not top and f["buttons"] in ("double", "placket"):
         f["buttons"] = "single"
     f["pockets"] = bool(rng.random() < 0.35)
@@ -309,6 +390,7 @@ def sample_spec(
     f = _base_fields(rng, category)
     if rng.random() < style_prob:
         STYLE_RULES[choice(rng, STYLES)][1](f, rng)
+    _category_rules(f, rng)
     return _finish(f, rng, fixed or {})
 
 

@@ -89,6 +89,53 @@ def _targets(splits: AsenSplits) -> torch.Tensor:
     return out
 
 
+def fit_heads(
+    model: SmallCNN,
+    images: torch.Tensor,
+    targets: torch.Tensor,
+    epochs: int,
+    batch_size: int,
+    lr: float,
+) -> None:
+    """Train `model` in place: AdamW with a one-cycle schedule, random mirroring.
+
+    Args:
+        model: the network (one head per column of `targets`).
+        images: (N, 3, H, W) uint8.
+        targets: (N, A) values; -1 where an image has no label for that head.
+        epochs: passes over the images (shuffled with torch's global generator).
+        batch_size: images per step.
+        lr: peak learning rate.
+    """
+    optimiser = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=1e-4)
+    steps = epochs * ((len(images) + batch_size - 1) // batch_size)
+    schedule = torch.optim.lr_scheduler.OneCycleLR(optimiser, lr, total_steps=steps)
+    loss_fn = nn.CrossEntropyLoss(ignore_index=-1)
+    model.train()
+    for _ in range(epochs):
+        for idx in torch.randperm(len(images)).split(batch_size):
+            x = images[idx].float() / 255  # (B, 3, H, W)
+            if torch.rand(()) < 0.5:
+                x = x.flip(3)  # mirror: every attribute of the world is left-right symmetric
+            logits = model(x)
+            y = targets[idx]  # (B, A)
+            loss = sum(loss_fn(lg, y[:, a]) for a, lg in enumerate(logits) if (y[:, a] >= 0).any())
+            optimiser.zero_grad()
+            loss.backward()
+            optimiser.step()
+            schedule.step()
+
+
+def predict_heads(model: SmallCNN, images: torch.Tensor, batch_size: int = 256) -> torch.Tensor:
+    """(N, A) predicted value of every head for images (N, 3, H, W) uint8, in eval mode."""
+    model.eval()
+    out = []
+    with torch.no_grad():
+        for chunk in images.split(batch_size):
+            out.append(torch.stack([lg.argmax(1) for lg in model(chunk.float() / 255)], 1))
+    return torch.cat(out) if out else torch.zeros(0, len(model.heads), dtype=torch.long)
+
+
 def probe_learnability(
     folder: str | Path,
     dataset: str,
@@ -117,38 +164,19 @@ def probe_learnability(
     splits = read_splits(folder, dataset)
     counts = splits.meta.counts
     torch.manual_seed(seed)
-    train_x, train_y = _load(folder, splits.filenames["train"]), _targets(splits)
     model = SmallCNN(counts, width)
-    optimiser = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=1e-4)
-    steps = epochs * ((len(train_x) + batch_size - 1) // batch_size)
-    schedule = torch.optim.lr_scheduler.OneCycleLR(optimiser, lr, total_steps=steps)
-    loss_fn = nn.CrossEntropyLoss(ignore_index=-1)
-    model.train()
-    for _ in range(epochs):
-        for idx in torch.randperm(len(train_x)).split(batch_size):
-            x = train_x[idx].float() / 255  # (B, 3, H, W)
-            if torch.rand(()) < 0.5:
-                x = x.flip(3)  # mirror: every attribute of the world is left-right symmetric
-            logits = model(x)
-            y = train_y[idx]  # (B, A)
-            loss = sum(loss_fn(lg, y[:, a]) for a, lg in enumerate(logits) if (y[:, a] >= 0).any())
-            optimiser.zero_grad()
-            loss.backward()
-            optimiser.step()
-            schedule.step()
-    model.eval()
+    fit_heads(
+        model, _load(folder, splits.filenames["train"]), _targets(splits), epochs, batch_size, lr
+    )
     hits = [[] for _ in counts]
     truth = [[] for _ in counts]
-    with torch.no_grad():
-        for split in ("valid", "test"):
-            x_all = _load(folder, splits.filenames[split])
-            items = [*splits.queries[split], *splits.candidates[split]]
-            for chunk in range(0, len(items), 256):
-                batch = items[chunk : chunk + 256]
-                logits = model(x_all[[i.fid for i in batch]].float() / 255)
-                for j, item in enumerate(batch):
-                    hits[item.attr].append(int(logits[item.attr][j].argmax()) == item.value)
-                    truth[item.attr].append(item.value)
+    for split in ("valid", "test"):
+        items = [*splits.queries[split], *splits.candidates[split]]
+        x_all = _load(folder, splits.filenames[split])
+        predicted = predict_heads(model, x_all[[i.fid for i in items]])  # (N, A)
+        for j, item in enumerate(items):
+            hits[item.attr].append(int(predicted[j, item.attr]) == item.value)
+            truth[item.attr].append(item.value)
     accuracy = tuple(float(np.mean(h)) if h else float("nan") for h in hits)
     majority = tuple(float(np.bincount(t).max() / len(t)) if t else float("nan") for t in truth)
     return ProbeResult(

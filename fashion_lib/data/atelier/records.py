@@ -131,12 +131,18 @@ def fashionai_data(
     return FashionAIData(tuple(rows), splits)
 
 
+def fashiongen_validation_products(n: int) -> int:
+    """How many of `n` FashionGen products validate: a tenth, at least `SUBSET_PRODUCTS`, and
+    at least one product left to train on."""
+    return min(n - 1, max(SUBSET_PRODUCTS, round(0.1 * n)))
+
+
 def fashiongen_rows(
     knobs: d.Knobs, samples: Sequence[d.Sample]
 ) -> dict[str, tuple[list[FashionGenItem], list[tuple[int, int]]]]:
     """Per split ("train", "validation"): h5 rows and their (product, view) sources."""
     n = len(samples)
-    n_train = n - min(n - 1, max(SUBSET_PRODUCTS, round(0.1 * n)))
+    n_train = n - fashiongen_validation_products(n)
     out: dict[str, tuple[list[FashionGenItem], list[tuple[int, int]]]] = {}
     for split, products in (
         ("train", range(n_train)),

@@ -20,6 +20,7 @@ import numpy as np
 
 from fashion_lib.data.atelier import garment as g
 from fashion_lib.data.atelier import palette
+from fashion_lib.data.atelier.cues import KEEP, cue_layers
 from fashion_lib.data.atelier.details import detail_layers
 from fashion_lib.data.atelier.figure import (
     Frame,
@@ -66,6 +67,7 @@ _CONSTANT = {
     "light": (0.93, 0.92, 0.88),
     "metal": (0.72, 0.72, 0.7),
     "inner": (0.92, 0.92, 0.9),
+    "stitch": (0.86, 0.62, 0.22),  # the contrast topstitching of jeans
 }
 
 
@@ -128,14 +130,15 @@ def _colours(
     n = u.shape[0]
     ones = np.ones(n, dtype=np.float32)
     c1, c2 = palette.rgb(spec.colour), palette.rgb(spec.colour2)
-    if source in ("main", "accent", "rib"):
+    if source in ("main", "accent", "rib", "rib2"):
         pattern, fabric = spec.pattern, spec.fabric
         if source == "accent" and spec.accent_pattern != "none":
             pattern, c1, c2 = spec.accent_pattern, c2, c1
         if source == "accent" and spec.accent_fabric != "none":
             fabric = spec.accent_fabric
-        if source == "rib":
+        if source in ("rib", "rib2"):
             pattern, fabric = "solid", "knit"
+            c1 = c2 if source == "rib2" else c1
         cols = pattern_colours(pattern, u, v, c1, c2, look.texture, px)
         return apply_fabric(fabric, cols, u, v, px)
     table = {
@@ -239,6 +242,7 @@ def render(
         for layer in layers:
             if layer.part:
                 product |= layer.mask
+        layers += cue_layers(frame, spec, product, hem_y(spec))
         layers += detail_layers(frame, spec, product, hem_y(spec))
     flat, flat_parts = canvas.reshape(-1, 3), part_map.reshape(-1)  # views: (H*W, 3), (H*W,)
     flat_u, flat_v = u.reshape(-1), v.reshape(-1)
@@ -249,7 +253,8 @@ def render(
         cols, alpha = _colours(layer.source, spec, look, flat_u[idx], flat_v[idx], px)
         a = alpha[:, None]
         flat[idx] = np.clip(cols * layer.shade, 0, 1) * a + flat[idx] * (1 - a)
-        flat_parts[idx] = PARTS.index(layer.part) if layer.part else -1
+        if layer.part != KEEP:
+            flat_parts[idx] = PARTS.index(layer.part) if layer.part else -1
     masks = part_map[None] == np.arange(len(PARTS), dtype=np.int8)[:, None, None]  # (P, H, W)
     if not spec.is_object:
         for name, region in _region_masks(frame, spec, part_map >= 0).items():
