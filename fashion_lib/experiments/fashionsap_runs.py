@@ -3,7 +3,11 @@
 Public API (stable; chapters 06-09 call it):
 
 - ``VARIANTS``: "albef", "ptp", "ptp_trp", "full", "full_r50" (`fashionsap_settings`);
-  ``sap_settings(profile)`` -> ``SAPSettings``.
+  ``sap_settings(profile)`` -> ``SAPSettings``; ``sap_settings(profile).variants``: the variants
+  the profile trains (the cpu profile has no "full_r50": asking for it raises `ConfigError`).
+- Pre-training histories carry the validation curve at `curve_steps`: ``val_mean_r1`` (full
+  protocol on `curve_products` validation products) and, for FSIS variants, ``fsis_cos_matched``
+  and ``fsis_cos_mismatched``; the pre-training metrics end with the same keys.
 - ``warmup(profile, cnn=False) -> SAPRun``: the ALBEF-style ITS + ITM run, once per image encoder.
 - ``pretrain(variant, seed, profile) -> SAPRun``: the variant trained from its warm-up; metrics
   are held-out task accuracies (`fashionsap_train.task_accuracies`); history has a column per task.
@@ -53,6 +57,7 @@ from fashion_lib.experiments.fashionsap_pretrain import (
     fashiongen_split,
     fashioniq_split,
     fit_stage,
+    frozen_maps,
     load_pretrained,
     pair_batches,
     plain_text,
@@ -128,8 +133,9 @@ def finetune_retrieval(variant: str, seed: int, profile: str) -> SAPRun:
     def train(run_dir: Path):
         model, _ = downstream_base(variant, seed, profile)
         batches = pair_batches(
-            profile, "train", plain_text(profile), s.retrieval.batch_size, seed, per_product=True
-        )
+            profile, "train", plain_text(profile), s.retrieval.batch_size, seed, per_product=True,
+            maps=frozen_maps(model, profile, "FashionGen", "train"),
+        )  # fmt: skip
         loss_fn = pretrain_loss(model.config.alpha, 0, seed)
         history, wall = fit_stage(model, loss_fn, batches, s.retrieval, seed, run_dir)
         split = fashiongen_split(str(world_root(profile)), "validation")
@@ -185,8 +191,9 @@ def recognition_run(variant: str, seed: int, profile: str, level: str) -> SAPRun
         torch.manual_seed(seed)
         model = FashionSAPClassifier(base, LEVELS[level])
         batches = pair_batches(
-            profile, "train", plain_text(profile), s.recognition.batch_size, seed
-        )
+            profile, "train", plain_text(profile), s.recognition.batch_size, seed,
+            maps=frozen_maps(model, profile, "FashionGen", "train"),
+        )  # fmt: skip
         history, wall = fit_stage(
             model, recognition_loss_fn(level), batches, s.recognition, seed, run_dir
         )
@@ -229,6 +236,7 @@ def tmir_run(variant: str, seed: int, profile: str) -> SAPRun:
             seed,
             s.image_size,
             s.augment,
+            frozen_maps(model, profile, "FashionIQ", "train"),
         )
         history, wall = fit_stage(model, tmir_loss_fn(), batches, s.tmir, seed, run_dir)
         split = fashioniq_split(root, "val", s.image_size)
