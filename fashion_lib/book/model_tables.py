@@ -11,7 +11,7 @@ import pandas as pd
 import torch
 from torch import nn
 
-__all__ = ["grad_norms", "parameter_counts", "tensor_shapes"]
+__all__ = ["grad_norms", "parameter_counts", "parameter_table", "tensor_shapes"]
 
 
 def _shapes(prefix: str, obj: object) -> list[tuple[str, tuple[int, ...]]]:
@@ -55,6 +55,24 @@ def parameter_counts(model: nn.Module, skip_suffix: str = "_m") -> pd.Series:
         counts[name] = sum(p.numel() for p in params if id(p) not in seen)
         seen.update(id(p) for p in params)
     return pd.Series(counts, name="parameters")
+
+
+def parameter_table(model: nn.Module, skip_suffix: str = "_m") -> pd.DataFrame:
+    """`parameter_counts` beside the trainable part of each module (frozen parameters, such as a
+    pre-trained image body, count as parameters but not as trainable), with a total row."""
+    counts = parameter_counts(model, skip_suffix)
+    seen: set[int] = set()
+    trainable = {}
+    for name, module in model.named_children():
+        params = [p for p in module.parameters() if id(p) not in seen]
+        seen.update(id(p) for p in params)
+        if name in counts:
+            trainable[name] = sum(p.numel() for p in params if p.requires_grad)
+    for name, p in model.named_parameters(recurse=False):
+        trainable[name] = p.numel() if p.requires_grad else 0
+    table = pd.DataFrame({"parameters": counts, "trainable": pd.Series(trainable)})
+    table.loc["total"] = table.sum()
+    return table.astype(int)
 
 
 def grad_norms(model: nn.Module) -> pd.Series:

@@ -62,6 +62,9 @@ class Stage:
         batch_size: global batch size.
         lr: peak learning rate; weight_decay: AdamW decay (not on biases and norms).
         warmup_steps: linear warm-up from `warmup_lr`; min_lr: end of the cosine.
+        pretrained_lr_scale: learning-rate multiplier of the layers that start from MiniLM
+            (the text encoder and the fusion layers' self-attention and FFN); the new parts
+            (image top, cross-attention, projections, heads) train at `lr`.
     """
 
     steps: int | None
@@ -72,6 +75,7 @@ class Stage:
     warmup_steps: int = 0
     warmup_lr: float = 0.0
     min_lr: float = 0.0
+    pretrained_lr_scale: float = 1.0
 
 
 @dataclass(frozen=True)
@@ -136,6 +140,9 @@ class SAPSettings:
         return tuple(v for v, spec in VARIANTS.items() if self.cnn_encoder or not spec.cnn)
 
 
+#: The MiniLM layers learn at a tenth of the rate of the parts that start from scratch.
+MINILM = {"pretrained_lr_scale": 0.1}
+
 SAP_SETTINGS: dict[str, SAPSettings] = {
     "smoke": SAPSettings(
         model="fashionsap_tiny",
@@ -168,11 +175,11 @@ SAP_SETTINGS: dict[str, SAPSettings] = {
         cnn_encoder=None,
         image_size=64,
         max_text_length=64,
-        warmup=Stage(600, 0, 64, 1e-4, warmup_steps=50, warmup_lr=1e-5, min_lr=1e-5),
-        pretrain=Stage(200, 0, 64, 1e-4, warmup_steps=20, warmup_lr=1e-5, min_lr=1e-5),
-        retrieval=Stage(100, 0, 64, 5e-5, warmup_steps=10, warmup_lr=5e-6, min_lr=5e-6),
-        recognition=Stage(150, 0, 64, 2e-4, warmup_steps=10, warmup_lr=2e-5, min_lr=2e-5),
-        tmir=Stage(100, 0, 64, 1e-4, 0.2, warmup_steps=10, warmup_lr=1e-5, min_lr=1e-5),
+        warmup=Stage(600, 0, 64, 1e-3, warmup_steps=50, warmup_lr=1e-5, min_lr=1e-5, **MINILM),
+        pretrain=Stage(200, 0, 64, 3e-4, warmup_steps=20, warmup_lr=1e-5, min_lr=1e-5, **MINILM),
+        retrieval=Stage(100, 0, 64, 1e-4, warmup_steps=10, warmup_lr=1e-5, min_lr=1e-6, **MINILM),
+        recognition=Stage(150, 0, 64, 1e-3, warmup_steps=10, warmup_lr=1e-5, min_lr=1e-5, **MINILM),
+        tmir=Stage(100, 0, 64, 3e-4, 0.2, warmup_steps=10, warmup_lr=1e-5, min_lr=1e-5, **MINILM),
         seeds=(0, 1, 2, 3, 4),
         subset_queries=200,
         subset_negatives=20,
