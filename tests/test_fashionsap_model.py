@@ -33,6 +33,7 @@ SAMPLES = [
     for i in range(4)
 ]  # fmt: skip
 PRODUCTS = torch.tensor([0, 0, 1, 2])  # two views of product 0
+TOPS_AND_DRESSES = ("tops", "tops", "dresses", "dresses")  # two symbols
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -241,3 +242,31 @@ def test_restricted_decoder_scores_only_the_corpus_pieces(tokenizer):
     full = torch.nn.functional.linear(head.transform(hidden), head.embeddings.weight)
     assert torch.allclose(out.ptp.logits, full[:, list(vocab)] + head.bias, atol=1e-5)
     assert head.targets(torch.tensor([-100, vocab[3], 30530])).tolist() == [-100, 3, -100]
+
+
+def test_curve_point_ranks_validation_and_compares_symbols(tokenizer):
+    from fashion_lib.experiments.fashionsap_eval import full_protocol
+    from fashion_lib.experiments.fashionsap_train import ValidationProbe, curve_point
+
+    torch.manual_seed(0)
+    model = fashionsap_tiny()
+    samples = [
+        dataclasses.replace(s, symbol=c) for s, c in zip(SAMPLES, TOPS_AND_DRESSES, strict=True)
+    ]
+    symbols = TextProcessor(tokenizer, model.config.text_config(), lambda w: [], lambda w: [])
+    symbol_text = symbols.collate(samples, np.random.default_rng(0))
+    plain = TextProcessor(tokenizer, PLAIN_TEXT).collate(SAMPLES[1:], np.random.default_rng(0))
+    owner = torch.tensor([0, 0, 1, 2])
+    probe = ValidationProbe(images(), owner, plain, symbol_text)
+    point = curve_point(model, probe)
+    assert model.training  # given back in training mode
+    model.eval()
+    with torch.no_grad():
+        image = model.encode_image(images())
+        text = model.encode_text(plain.input_ids, plain.attention_mask).emb
+        states = model.text_encoder(symbol_text.input_ids, symbol_text.attention_mask)
+        cos = model.encode_symbol(states, symbol_text) @ image.emb.t()
+    assert point["val_mean_r1"] == full_protocol(image.emb, text, owner)["mean_r1"]
+    assert point["fsis_cos_matched"] == pytest.approx(cos.diagonal().mean().item())
+    mismatched = [cos[i, j] for i in range(4) for j in range(4) if (i < 2) != (j < 2)]
+    assert point["fsis_cos_mismatched"] == pytest.approx(torch.stack(mismatched).mean().item())
