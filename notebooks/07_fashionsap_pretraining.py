@@ -438,8 +438,14 @@ print(f"queued rows after the step: {int(model.image_queue.count)}")
 
 # %% [markdown]
 # ## The warm-ups
+#
+# `train_all` trains (or reuses) every run that this chapter and the next two read: the warm-up
+# here, then each variant and seed's pre-training and downstream runs in
+# `settings.workers` spawned processes of one thread each (on the cpu profile two processes of one
+# thread each outran one process of two threads; `benchmarks/bench_sap_threads.py` measures it).
 
 # %%
+sap.train_all(profile)
 warmups = {"main": sap.warmup(profile)}
 if settings.cnn_encoder is not None:
     warmups["ResNet"] = sap.warmup(profile, cnn=True)

@@ -98,6 +98,7 @@ class SAPSettings:
         eval_batch: images per forward pass at evaluation.
         augment: random crop and flip while training.
         threads: torch threads while training (None: unchanged).
+        workers: processes `fashionsap_runs.train_all` trains the (variant, seed) pairs in.
         image_width: first-stage width of a small CNN image encoder (None: the model's).
         frozen_image: the main rows' image encoder is the profile's proxy-pre-trained backbone
             (`fashionsap_features.image_backbone`), frozen; training reads its cached maps.
@@ -124,6 +125,7 @@ class SAPSettings:
     augment: bool = True
     warmup_seed: int = 0
     threads: int | None = None
+    workers: int = 1
     image_encoder: str | None = None
     queue_size: int | None = None
     momentum: float | None = None
@@ -184,6 +186,7 @@ SAP_SETTINGS: dict[str, SAPSettings] = {
         subset_queries=200,
         subset_negatives=20,
         threads=1,
+        workers=2,
         queue_size=1024,
         momentum=0.95,
         image_encoder="small_cnn",
