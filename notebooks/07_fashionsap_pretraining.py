@@ -441,8 +441,8 @@ print(f"queued rows after the step: {int(model.image_queue.count)}")
 #
 # `train_all` trains (or reuses) every run that this chapter and the next two read: the warm-up
 # here, then each variant and seed's pre-training and downstream runs in
-# `settings.workers` spawned processes of one thread each (on the cpu profile two processes of one
-# thread each outran one process of two threads; `benchmarks/bench_sap_threads.py` measures it).
+# `settings.workers` spawned processes of `settings.threads` thread(s) each
+# (`benchmarks/bench_sap_threads.py` compares one two-thread process with two one-thread ones).
 
 # %%
 sap.train_all(profile)
