@@ -112,7 +112,8 @@ for v in settings.variants:
     encoders[v] = build_pretrain_model(settings, VARIANTS[v]).config.image_encoder
 print(f"model {settings.model}, image encoders {encoders}")
 print(f"{settings.image_size} px, text <= {settings.max_text_length} tokens")
-print(f"momentum {settings.momentum}, queues of {settings.queue_size} rows")
+built = build_pretrain_model(settings, VARIANTS["albef"]).config
+print(f"momentum {built.momentum}, queues of {built.queue_size} rows")
 print(f"seeds {settings.seeds}")
 if len(settings.variants) < len(VARIANTS):
     missing = sorted(set(VARIANTS) - set(settings.variants))
