@@ -54,7 +54,7 @@ from IPython.display import display
 
 from fashion_lib.book import sap_text
 from fashion_lib.book.diagrams import fashionsap_diagram, sample_cards
-from fashion_lib.book.model_tables import parameter_table, tensor_shapes
+from fashion_lib.book.model_tables import model_facts, parameter_table, tensor_shapes
 from fashion_lib.book.teach import check_equal, show_source
 from fashion_lib.data import taxonomy
 from fashion_lib.data.masking import TextProcessor
@@ -303,24 +303,7 @@ show_source(FashionSAP.forward)
 
 # %%
 model = profile_model(VARIANTS["full"], profile)
-cfg, bert = model.config, model.text_encoder.config
-print(
-    f"{sap.model}: image encoder {cfg.image_encoder} at {cfg.image_size} px"
-    + (
-        f", frozen, its map pooled to {cfg.image_grid} x {cfg.image_grid} tokens"
-        if cfg.frozen_image
-        else ""
-    )
-)
-text_from = "MiniLM" if cfg.text_pretrained else "random weights"
-print(
-    f"text encoder: {bert.num_hidden_layers} BERT layers of width {bert.hidden_size} from "
-    f"{text_from}; fusion: {len(model.fusion.layers)} layer(s); ITS width {cfg.embed_dim}"
-)
-print(
-    f"queues of {model.image_queue.size} rows, momentum {cfg.momentum}; "
-    f"PTP/MLM decoder over {model.mlm_head.bias.numel()} word pieces"
-)
+display(model_facts(model).to_frame())
 four = list(range(4))
 images = model_input(train.images(four), sap.image_size)  # (4, 3, S, S)
 samples = [train.records[i].sample for i in four]

@@ -497,7 +497,7 @@ grid = grid.set_titles("{col_name}")  # assigned: the figure is the only output
 # validation products, at step 0 too. The warm-up's curve comes first, each variant's continues
 # after it ({numref}`fig-sap-val-curves`).
 
-# %% mystnb={"figure": {"caption": "Validation full-protocol mean R@1 against step: the warm-up, then every variant continued from it; bands span the seeds.", "name": "fig-sap-val-curves"}}
+# %% tags=["hide-input"] mystnb={"figure": {"caption": "Validation full-protocol mean R@1 against step: the warm-up, then every variant continued from it; bands span the seeds.", "name": "fig-sap-val-curves"}}
 val_curves = sap_runs.validation_curves(warmups, pretrained, warmup_of)
 grid = sns.relplot(
     val_curves, x="step", y="val_mean_r1", hue="variant", kind="line", marker="o",
@@ -512,13 +512,7 @@ grid = grid.set_axis_labels("step", "validation mean R@1 (%)")
 # %%
 plateaus = sap_runs.plateau_check(val_curves)
 display(plateaus.round(2))
-not_flat = plateaus[~plateaus["plateau"]]
-verdict = (
-    "Every run reached its plateau."
-    if not_flat.empty
-    else f"Still climbing in its last fifth: {', '.join(not_flat['variant'] + ' seed ' + not_flat['seed'].astype(str))}."
-)
-display(Markdown(verdict))
+display(Markdown(sap_runs.plateau_sentence(plateaus)))
 
 # %% [markdown]
 # ### FSIS: matched against mismatched symbols
@@ -529,7 +523,7 @@ display(Markdown(verdict))
 # feature should be closer to its own image than to the images of other symbols
 # ({numref}`fig-sap-fsis-cosines`: cosines on validation pairs at each curve point).
 
-# %% mystnb={"figure": {"caption": "FSIS on validation pairs during pre-training: the cosine of a symbol's feature with its own image (matched) and with images of other symbols (mismatched); bands span the seeds.", "name": "fig-sap-fsis-cosines"}}
+# %% tags=["hide-input"] mystnb={"figure": {"caption": "FSIS on validation pairs during pre-training: the cosine of a symbol's feature with its own image (matched) and with images of other symbols (mismatched); bands span the seeds.", "name": "fig-sap-fsis-cosines"}}
 cosines = sap_runs.fsis_cosines(pretrained)
 grid = sns.relplot(
     cosines, x="step", y="cosine", hue="pair", col="variant", kind="line", marker="o",

@@ -25,6 +25,7 @@ __all__ = [
     "loss_curves",
     "metric_summary",
     "plateau_check",
+    "plateau_sentence",
     "runs_frame",
     "trivial_scores",
     "validation_curves",
@@ -172,6 +173,15 @@ def plateau_check(curves: pd.DataFrame, last: float = 0.2, gain: float = 1.0) ->
             }
         )
     return pd.DataFrame(rows)
+
+
+def plateau_sentence(check: pd.DataFrame) -> str:
+    """`plateau_check` in one sentence: every run flat, or which are still climbing."""
+    climbing = check[~check["plateau"]]
+    if climbing.empty:
+        return "Every run reached its plateau."
+    names = ", ".join(f"{v} seed {s}" for v, s in climbing[["variant", "seed"]].values)
+    return f"Still climbing in the last fifth of their steps: {names}."
 
 
 def fsis_cosines(pretrained: Mapping[tuple[str, int], SAPRun]) -> pd.DataFrame:
