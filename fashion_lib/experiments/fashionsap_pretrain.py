@@ -58,7 +58,6 @@ from fashion_lib.experiments.fashionsap_train import (
     curve_steps,
     load_matching,
     pretrain_loss,
-    pretrained_lr_scales,
     stage_epochs,
     task_accuracies,
     train_config,
@@ -207,11 +206,7 @@ def fit_stage(
         if event.step in due:
             curve[event.step] = curve_point(model, probe)
 
-    scales = pretrained_lr_scales(model, stage.pretrained_lr_scale)
-    result = fit(
-        model, loss_fn, batches, config, run_dir, lr_scales=scales,
-        callbacks=[measure] if due else (),
-    )  # fmt: skip
+    result = fit(model, loss_fn, batches, config, run_dir, callbacks=[measure] if due else ())
     history = [row | curve.pop(int(row["step"]), {}) for row in result.history]
     history += [{"step": float(step), **values} for step, values in curve.items()]
     return sorted(history, key=lambda row: row["step"]), result.wall_time_s

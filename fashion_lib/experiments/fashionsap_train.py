@@ -43,7 +43,6 @@ __all__ = [
     "curve_steps",
     "load_matching",
     "pretrain_loss",
-    "pretrained_lr_scales",
     "recognition_loss_fn",
     "task_accuracies",
     "tmir_loss_fn",
@@ -101,25 +100,6 @@ def train_config(stage: Stage, seed: int) -> TrainConfig:
         grad_clip=5.0,
         seed=seed,
     )
-
-
-def pretrained_lr_scales(model: nn.Module, scale: float) -> dict[str, float]:
-    """`fit`'s lr_scales giving `scale` to every trainable parameter that starts from MiniLM: the
-    text encoder and the fusion layers' self-attention, FFN and their LayerNorms (norm1, norm3);
-    the cross-attention (Eq. 1) and its LayerNorm are new. Empty for a random text side."""
-    text = getattr(model, "text_encoder", None)
-    if scale == 1.0 or text is None or getattr(text.config, "_name_or_path", "") == "":
-        return {}
-    fusion_new = (".cross_attn.", ".norm2.")
-    return {
-        name: scale
-        for name, p in model.named_parameters()
-        if p.requires_grad
-        and (
-            name.startswith("text_encoder.")
-            or (name.startswith("fusion.") and not any(k in name for k in fusion_new))
-        )
-    }
 
 
 def stage_epochs(stage: Stage, steps_per_epoch: int) -> int:
