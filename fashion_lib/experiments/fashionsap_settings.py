@@ -172,7 +172,7 @@ SAP_SETTINGS: dict[str, SAPSettings] = {
         image_size=64,
         max_text_length=64,
         warmup=Stage(300, 0, 64, 3e-4, warmup_steps=30, warmup_lr=1e-5, min_lr=1e-5),
-        pretrain=Stage(200, 0, 64, 3e-4, warmup_steps=20, warmup_lr=1e-5, min_lr=1e-5),
+        pretrain=Stage(60, 0, 64, 3e-4, warmup_steps=20, warmup_lr=1e-5, min_lr=1e-5),
         retrieval=Stage(100, 0, 64, 1e-4, warmup_steps=10, warmup_lr=1e-5, min_lr=1e-6),
         recognition=Stage(150, 0, 64, 3e-4, warmup_steps=10, warmup_lr=1e-5, min_lr=1e-5),
         tmir=Stage(100, 0, 64, 3e-4, 0.2, warmup_steps=10, warmup_lr=1e-5, min_lr=1e-5),
