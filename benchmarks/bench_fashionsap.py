@@ -21,22 +21,24 @@ import torch
 
 from fashion_lib.data.masking import PLAIN_TEXT, TextProcessor
 from fashion_lib.data.prompts import build_tokenizer
-from fashion_lib.data.vl_data import FashionGenSplit, PairBatches
+from fashion_lib.data.vl_data import FashionGenSplit
 from fashion_lib.experiments import fashionsap_eval as ev
 from fashion_lib.experiments.backbone_pretrain import world_root
+from fashion_lib.experiments.fashionsap_pretrain import frozen_maps, pair_batches, profile_model
 from fashion_lib.experiments.fashionsap_settings import VARIANTS, sap_settings
 from fashion_lib.experiments.fashionsap_train import build_pretrain_model, pretrain_loss
 
 
 def step_times(variant: str, profile: str, steps: int) -> tuple[float, float]:
-    """Median (wall, cpu) seconds of one pre-training step of `variant` (first step excluded)."""
+    """Median (wall, cpu) seconds of one pre-training step of `variant` (first step excluded),
+    on the batches the runs use (cached maps where the image encoder is frozen)."""
     settings = sap_settings(profile)
-    model = build_pretrain_model(settings, VARIANTS[variant])
-    split = FashionGenSplit(world_root(profile) / "FashionGen", "train")
-    text = TextProcessor(build_tokenizer(), model.config.text_config())
-    batches = PairBatches(split, text, settings.pretrain.batch_size, 0, settings.image_size)
+    model = profile_model(VARIANTS[variant], profile)
+    maps = frozen_maps(model, profile, "FashionGen", "train")
+    text = model.config.text_config()
+    batches = pair_batches(profile, "train", text, settings.pretrain.batch_size, 0, maps=maps)
     loss_fn = pretrain_loss(model.config.alpha, 0, 0)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)
+    optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-4)
     walls, cpus = [], []
     for i, batch in zip(range(steps + 1), batches.iter_epoch(0), strict=False):
         wall, cpu = time.perf_counter(), time.process_time()
@@ -81,7 +83,7 @@ def main() -> None:
     print(
         f"profile {args.profile}, batch {batch}, {args.threads} thread(s), median of {args.steps}"
     )
-    for variant in VARIANTS:
+    for variant in sap_settings(args.profile).variants:
         wall, cpu = step_times(variant, args.profile, args.steps)
         print(f"  step {variant:9s} wall {wall:6.3f} s   cpu {cpu:6.3f} s")
     seconds, metrics = retrieval_time(args.profile)

@@ -54,7 +54,7 @@ from IPython.display import display
 
 from fashion_lib.book import sap_text
 from fashion_lib.book.diagrams import fashionsap_diagram, sample_cards
-from fashion_lib.book.model_tables import parameter_counts, tensor_shapes
+from fashion_lib.book.model_tables import model_facts, parameter_table, tensor_shapes
 from fashion_lib.book.teach import check_equal, show_source
 from fashion_lib.data import taxonomy
 from fashion_lib.data.masking import TextProcessor
@@ -67,9 +67,9 @@ from fashion_lib.data.prompts import (
 )
 from fashion_lib.data.vl_data import FashionGenSplit, model_input
 from fashion_lib.experiments.backbone_pretrain import world_root
-from fashion_lib.experiments.fashionsap_settings import sap_settings
+from fashion_lib.experiments.fashionsap_pretrain import profile_model
+from fashion_lib.experiments.fashionsap_settings import VARIANTS, sap_settings
 from fashion_lib.losses.fashionsap import FashionSAPLoss
-from fashion_lib.models import create_model
 from fashion_lib.models.fashionsap import FashionSAP
 from fashion_lib.models.fashionsap_tasks import TINY
 from fashion_lib.models.fusion import Attention, FusionLayer
@@ -292,16 +292,18 @@ check_equal("output W_O CA(T, I)", cross.out(mixed), library_out)
 # %% [markdown]
 # ## The model, one forward pass
 #
-# On top of the encoders and the fusion module sit the five task heads. The profile's model (in
-# the smoke and cpu profiles a ViT {cite}`dosovitskiy2021vit` with patches of 8 px and a small
-# random BERT; the paper's is ViT-B/16 and BERT-base) runs four real rows of the world, resized and
+# On top of the encoders and the fusion module sit the five task heads. The model below is the one
+# this profile's runs train, built by the same function from the same settings
+# (`fashionsap_pretrain.profile_model`, the "full" variant); the paper's is ViT-B/16
+# {cite}`dosovitskiy2021vit` and BERT-base. It runs four real rows of the world, resized and
 # normalised as in training. Its `forward`, from the library:
 
 # %%
 show_source(FashionSAP.forward)
 
 # %%
-model = create_model(sap.model, image_size=sap.image_size)
+model = profile_model(VARIANTS["full"], profile)
+display(model_facts(model).to_frame())
 four = list(range(4))
 images = model_input(train.images(four), sap.image_size)  # (4, 3, S, S)
 samples = [train.records[i].sample for i in four]
@@ -316,9 +318,11 @@ tensor_shapes(out)
 # $W_T v_{cls}$; `fused.hidden` is $H$ and `fused.cross_attention[k]` the probabilities of Eq. 1 in
 # layer k (heads x text tokens x (1 + patches)), which chapter 09 turns into Grad-CAM
 # {cite}`selvaraju2017gradcam` maps;
-# `fsis` holds the adapted symbol and image features of Eq. 2; `ptp.logits` has one vocabulary row
-# per labelled `[MASK]`; `trp.logits` two classes per token; `its` the momentum banks and `itm` the
-# match logits of the positive pairs followed by the hard negatives.
+# `fsis` holds the symbol and image features of Eq. 2, which live in the ITS space (the symbol
+# token's state through $W_T$, the image's $v_{img}$ through $W_I$, as the released code computes
+# them); `ptp.logits` has one row per labelled `[MASK]`, over the decoder's word pieces;
+# `trp.logits` two classes per token; `its` the momentum banks and `itm` the match logits of the
+# positive pairs followed by the hard negatives.
 #
 # The same model as a picture ({numref}`fig-sap-architecture`): the drawing is made from this
 # model, each box naming a module, what it is and the shape it returned in a forward pass over the
@@ -328,9 +332,10 @@ tensor_shapes(out)
 fashionsap_diagram(model, images, text, ids)
 
 # %% [markdown]
-# The loss of Eq. 11 is the sum of the named terms (chapter 07 takes each term apart), and the
+# The loss of Eq. 11 is the sum of the named terms (chapter 07 takes each term apart). The
 # parameters sit mostly in the two encoders (the MLM head's decoder is the text encoder's word
-# embedding table, counted once, there):
+# embedding table, counted once, there); the `trainable` column leaves out what is frozen (a
+# pre-trained image body):
 
 # %%
 terms = FashionSAPLoss()(out)
@@ -338,7 +343,19 @@ assert set(terms) == {"fsis", "ptp", "trp", "its", "itm"}
 assert all(torch.isfinite(v) for v in terms.values())
 losses = {k: float(v.detach()) for k, v in terms.items()}
 display(pd.Series(losses, name="untrained loss").to_frame())
-parameter_counts(model).to_frame()
+parameter_table(model)
+
+# %% [markdown]
+# > **Choices for the smoke and cpu profiles.** The image side is the small CNN that the M3-Net
+# > chapters pre-train on the proxy world, frozen, with its maps cached once; a trainable top turns
+# > each cell of its map, pooled to a few cells per side, into a patch token and all cells
+# > together into $v_{img}$, so the fusion module (and chapter 09's Grad-CAM) still attends over
+# > image positions. On the cpu profile the text and fusion layers start from MiniLM, as the
+# > paper's start from BERT. The PTP/MLM decoder predicts among the word pieces the proxy's
+# > training texts use (captions, prompts, symbols and the special tokens) rather than all of
+# > MiniLM's: the proxy's texts use a few hundred, and a 30,531-way softmax per masked token would
+# > cost more than the rest of the step. FSIS compares the symbol and the image in the ITS space
+# > (chapter 07 says why).
 
 # %% [markdown]
 # ## What this chapter produced

@@ -11,7 +11,12 @@ import torch
 
 from fashion_lib.book import sap_text
 from fashion_lib.book.diagrams import fashionsap_diagram, sample_cards
-from fashion_lib.book.model_tables import grad_norms, parameter_counts, tensor_shapes
+from fashion_lib.book.model_tables import (
+    grad_norms,
+    parameter_counts,
+    parameter_table,
+    tensor_shapes,
+)
 from fashion_lib.data.formats.fashiongen import FashionGenItem
 from fashion_lib.data.masking import TextProcessor
 from fashion_lib.data.prompts import TextSample
@@ -73,7 +78,7 @@ def test_diagram_reads_modules_and_shapes_and_leaves_the_model_untouched(tokeniz
         f"image\n{tuple(images.shape)}",
         f"-> H {tuple(out.fused.hidden.shape)}",
         f"-> W_I v_img {tuple(out.image_emb.shape)}",
-        f"-> v_symbol^ {tuple(out.fsis.symbol.shape)}",
+        f"-> W_T v_cls {tuple(out.text_emb.shape)}",
         f"-> logits {tuple(out.itm.logits.shape)}",
         f"-> logits {tuple(out.ptp.logits.shape)}",
         f"W_I: Linear {width}->{model.config.embed_dim}",
@@ -87,7 +92,7 @@ def test_diagram_drops_switched_off_tasks(tokenizer):
     model, images, text, ids = tiny_batch(tokenizer, fsis=False, trp=False)
     drawn = figure_texts(fashionsap_diagram(model, images, text, ids))
     assert "L_its (Eq. 5-9)" in drawn and "L_ptp (Eq. 3)" in drawn
-    assert "symbol_adapter" not in drawn and "L_fsis" not in drawn and "trp_head" not in drawn
+    assert "v_symbol" not in drawn and "L_fsis" not in drawn and "trp_head" not in drawn
 
 
 def test_card_lines_mark_blanks_with_answers_and_replacements(tokenizer):
@@ -152,3 +157,18 @@ def test_model_tables_shapes_parameters_and_gradients(tokenizer):
     assert "image_encoder_m" not in norms and (norms > 0).all()
     expected = torch.cat([p.grad.flatten() for p in model.itm_head.parameters()]).norm().item()
     assert norms["itm_head"] == pytest.approx(expected)
+
+
+def test_parameter_table_separates_the_frozen_image_body():
+    torch.manual_seed(0)
+    model = fashionsap_tiny(
+        image_encoder="small_cnn", image_width=4, frozen_image=True, image_grid=2
+    )
+    table = parameter_table(model)
+    body = sum(p.numel() for p in model.image_encoder.body.parameters())
+    image = table.loc["image_encoder"]
+    assert image["parameters"] - image["trainable"] == body > 0
+    assert table.loc["text_encoder", "parameters"] == table.loc["text_encoder", "trainable"]
+    assert table.loc["total", "parameters"] == parameter_counts(model).sum()
+    trainable = [p for n, p in model.named_parameters() if p.requires_grad]
+    assert table.loc["total", "trainable"] == sum(p.numel() for p in trainable)

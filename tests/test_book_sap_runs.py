@@ -57,3 +57,36 @@ def test_trivial_scores_count_real_tokens_and_prompt_blanks_only():
     scores = sap_runs.trivial_scores([text])
     assert scores["TRP: always 'not replaced'"] == 75.0  # 3 of 4 real tokens
     assert round(scores["PTP: always the most frequent blanked token"], 2) == 66.67  # 7, 7, 9
+
+
+def curve_run(values: list[float], cosines: tuple[float, float] | None = None) -> SAPRun:
+    """A run whose validation curve has `values` at steps 0, 10, 20, ..."""
+    history = []
+    for i, value in enumerate(values):
+        row = {"step": 10 * i, "val_mean_r1": value}
+        if cosines is not None:
+            row |= {"fsis_cos_matched": cosines[0], "fsis_cos_mismatched": cosines[1]}
+        history.append(row)
+    return SAPRun("r", Path("."), {}, history, 1.0, True, None)
+
+
+def test_plateau_check_reads_the_last_fifth_of_each_curve():
+    warm = {"main": curve_run([1.0, 10.0, 20.0, 25.0, 30.0, 30.5])}  # steps 0..50
+    runs = {
+        ("full", 0): curve_run([30.5, 33.0, 34.0, 34.5, 35.0, 35.2]),  # + 0.2 in the last fifth
+        ("albef", 0): curve_run([30.5, 31.0, 32.0, 33.0, 34.0, 36.0]),  # + 2.0: still climbing
+    }
+    curves = sap_runs.validation_curves(warm, runs, {"full": "main", "albef": "main"})
+    assert curves[curves.variant == "full"].step.tolist() == [50, 60, 70, 80, 90, 100]
+    check = sap_runs.plateau_check(curves).set_index("variant")
+    assert check.loc["full", "from step"] == 90 and check.loc["full", "plateau"]
+    assert check.loc["albef", "added"] == 2.0 and not check.loc["albef", "plateau"]
+    assert check.loc["warm-up (main)", "added"] == 0.5
+
+
+def test_fsis_cosines_pair_matched_with_mismatched():
+    runs = {("full", 0): curve_run([1.0, 2.0], (0.6, 0.1)), ("albef", 0): curve_run([1.0])}
+    frame = sap_runs.fsis_cosines(runs)
+    assert set(frame.variant) == {"full"} and len(frame) == 4
+    wide = frame.pivot_table(index="step", columns="pair", values="cosine")
+    assert (wide["matched"] == 0.6).all() and (wide["mismatched"] == 0.1).all()

@@ -12,6 +12,8 @@ from transformers.models.bert.modeling_bert import BertLayer
 
 from fashion_lib.data.masking import PLAIN_TEXT, TextProcessor
 from fashion_lib.data.prompts import TextSample
+from fashion_lib.data.retrieval_data import normalise
+from fashion_lib.data.vl_data import model_input
 from fashion_lib.losses.fashionsap import FashionSAPLoss, recognition_loss, tmir_loss
 from fashion_lib.models import create_model, list_models
 from fashion_lib.models.fashionsap import FashionSAP, FashionSAPConfig
@@ -31,6 +33,7 @@ SAMPLES = [
     for i in range(4)
 ]  # fmt: skip
 PRODUCTS = torch.tensor([0, 0, 1, 2])  # two views of product 0
+TOPS_AND_DRESSES = ("tops", "tops", "dresses", "dresses")  # two symbols
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -69,7 +72,7 @@ def test_forward_backward_under_every_switch(switches, tokenizer):
         if name.split(".")[0].endswith("_m"):
             assert not p.requires_grad and p.grad is None
     if "fsis" not in enabled:
-        assert text.symbol_position == -1 and not hasattr(model, "symbol_adapter")
+        assert text.symbol_position == -1 and out.fsis is None
     if "ptp" not in enabled:
         assert not text.prompt_mask.any() and (text.mlm_labels == -100).all()
     if "trp" not in enabled:
@@ -176,3 +179,94 @@ def test_text_config_follows_switches():
     cfg = dataclasses.replace(FashionSAPConfig(), fsis=False, trp=False)
     text = cfg.text_config()
     assert not text.use_symbol and text.use_prompts and text.trp_prob == 0 and text.mlm_prob > 0
+
+
+def frozen_tiny(**overrides) -> FashionSAP:
+    """The cpu profile's image side at tiny size: a frozen small CNN pooled to 2 x 2 tokens."""
+    config = dict(image_encoder="small_cnn", image_width=4, frozen_image=True, image_grid=2)
+    return fashionsap_tiny(**(config | overrides))
+
+
+def test_fsis_compares_in_the_its_space(tokenizer):
+    torch.manual_seed(0)
+    model = fashionsap_tiny().eval()  # no dropout: the text states can be recomputed
+    text = batch_for(model.config, tokenizer)
+    with torch.no_grad():
+        out = model(images(), text, PRODUCTS)
+        states = model.text_encoder(text.input_ids, text.attention_mask)
+    symbol = torch.nn.functional.normalize(model.text_proj(states[:, 1]), dim=-1)
+    assert torch.equal(out.fsis.image, out.image_emb)  # W_I v_img, as ITS
+    assert torch.allclose(out.fsis.symbol, symbol, atol=1e-6)  # W_T v_symbol
+
+
+def test_frozen_image_encoder_trains_only_its_top(tokenizer):
+    torch.manual_seed(0)
+    model = frozen_tiny()
+    encoder = model.image_encoder
+    model.train()
+    assert not encoder.body.training and encoder.cells.training
+    body = {n: p.detach().clone() for n, p in encoder.body.state_dict().items()}
+    x = images()
+    maps = encoder.maps(x)  # (4, 32, 4, 4): the small CNN reduces 32 px by 8
+    assert maps.shape == (4, 32, 4, 4)
+    from_maps, from_images = encoder(maps), encoder(x)
+    assert from_maps.shape == (4, 1 + 4, 32) and torch.allclose(from_maps, from_images)
+    out = model(x, batch_for(model.config, tokenizer), PRODUCTS)
+    sum(FashionSAPLoss()(out).values()).backward()
+    assert all(p.grad is None for p in encoder.body.parameters())
+    assert encoder.cells.weight.grad is not None and encoder.whole.weight.grad is not None
+    assert all(torch.equal(body[n], t) for n, t in encoder.body.state_dict().items())  # BN too
+
+
+def test_frozen_encoder_reads_the_backbone_normalisation():
+    torch.manual_seed(0)
+    encoder = frozen_tiny().image_encoder
+    pixels = torch.randint(0, 256, (2, 3, 32, 32), dtype=torch.uint8)
+    clip = model_input(pixels, 32)  # what the evaluation gives the model
+    with torch.no_grad():
+        expected = encoder.body(normalise(pixels))  # what the feature cache stores
+    assert torch.allclose(encoder.maps(clip), expected, atol=1e-4)
+
+
+def test_restricted_decoder_scores_only_the_corpus_pieces(tokenizer):
+    torch.manual_seed(0)
+    text = batch_for(fashionsap_tiny().config, tokenizer)
+    labels = text.mlm_labels[text.mlm_labels != -100]
+    vocab = tuple(sorted({*text.input_ids.unique().tolist(), *labels.tolist()}))
+    model = fashionsap_tiny(decoder_vocab=vocab)
+    out = model(images(), text, PRODUCTS)
+    assert out.ptp.logits.shape == (len(labels), len(vocab))
+    assert [vocab[i] for i in out.ptp.labels.tolist()] == labels.tolist()
+    head = model.mlm_head
+    hidden = out.fused.hidden[text.mlm_labels != -100]
+    full = torch.nn.functional.linear(head.transform(hidden), head.embeddings.weight)
+    assert torch.allclose(out.ptp.logits, full[:, list(vocab)] + head.bias, atol=1e-5)
+    assert head.targets(torch.tensor([-100, vocab[3], 30530])).tolist() == [-100, 3, -100]
+
+
+def test_curve_point_ranks_validation_and_compares_symbols(tokenizer):
+    from fashion_lib.experiments.fashionsap_eval import full_protocol
+    from fashion_lib.experiments.fashionsap_train import ValidationProbe, curve_point
+
+    torch.manual_seed(0)
+    model = fashionsap_tiny()
+    samples = [
+        dataclasses.replace(s, symbol=c) for s, c in zip(SAMPLES, TOPS_AND_DRESSES, strict=True)
+    ]
+    symbols = TextProcessor(tokenizer, model.config.text_config(), lambda w: [], lambda w: [])
+    symbol_text = symbols.collate(samples, np.random.default_rng(0))
+    plain = TextProcessor(tokenizer, PLAIN_TEXT).collate(SAMPLES[1:], np.random.default_rng(0))
+    owner = torch.tensor([0, 0, 1, 2])
+    probe = ValidationProbe(images(), owner, plain, symbol_text)
+    point = curve_point(model, probe)
+    assert model.training  # given back in training mode
+    model.eval()
+    with torch.no_grad():
+        image = model.encode_image(images())
+        text = model.encode_text(plain.input_ids, plain.attention_mask).emb
+        states = model.text_encoder(symbol_text.input_ids, symbol_text.attention_mask)
+        cos = model.encode_symbol(states, symbol_text) @ image.emb.t()
+    assert point["val_mean_r1"] == full_protocol(image.emb, text, owner)["mean_r1"]
+    assert point["fsis_cos_matched"] == pytest.approx(cos.diagonal().mean().item())
+    mismatched = [cos[i, j] for i in range(4) for j in range(4) if (i < 2) != (j < 2)]
+    assert point["fsis_cos_mismatched"] == pytest.approx(torch.stack(mismatched).mean().item())

@@ -14,6 +14,7 @@ from sklearn.metrics import f1_score
 from fashion_lib.data.atelier.make import make_world
 from fashion_lib.errors import ConfigError
 from fashion_lib.evidence import EVIDENCE_FILE, PerQuery, hits_at, read_evidence
+from fashion_lib.experiments import fashionsap_data as data
 from fashion_lib.experiments import fashionsap_eval as ev
 from fashion_lib.experiments import fashionsap_pretrain as pre
 from fashion_lib.experiments import fashionsap_runs as runs
@@ -145,6 +146,11 @@ def test_subset_draws_pair_up_across_models() -> None:
     assert runs_of[0].products.shape == (2, 5) and len(runs_of[0].i2t.rank) == 10
 
 
+#: What a process reads once per world (`fashionsap_data`).
+CACHES = (data.fashiongen_split, data.fashioniq_split, data._digest, data.decoder_vocabulary)
+SIZE = runs.sap_settings("smoke").image_size
+
+
 @pytest.fixture(scope="module")
 def smoke_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     root = tmp_path_factory.mktemp("sap")
@@ -152,20 +158,20 @@ def smoke_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
         mp.setenv("FASHION_DATA_ROOT", str(root / "data"))
         mp.setenv("FASHION_RUNS_DIR", str(root / "runs"))
         make_world(get_profile("smoke"), out=dataset_root("smoke", True), workers=1)
-        for cached in (pre.fashiongen_split, pre.fashioniq_split, pre._digest):
+        for cached in CACHES:
             cached.cache_clear()
         torch.set_num_threads(1)
         yield root
-    for cached in (pre.fashiongen_split, pre.fashioniq_split, pre._digest):
+    for cached in CACHES:
         cached.cache_clear()
 
 
 def test_pipeline_end_to_end_then_reused(smoke_env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     warm = runs.warmup("smoke")
-    assert set(warm.metrics) == {"itm_acc", "its_i2t_r1"} and not warm.reused
+    assert set(warm.metrics) == {"itm_acc", "its_i2t_r1", "val_mean_r1"} and not warm.reused
     first = runs.pretrain("full", 0, "smoke")
     assert {"ptp", "trp", "fsis", "its", "itm"} <= set(first.history[-1])
-    assert {"ptp_acc", "trp_acc", "fsis_cos"} <= set(first.metrics)
+    assert {"ptp_acc", "trp_acc", "fsis_cos", "fsis_cos_mismatched"} <= set(first.metrics)
     assert first.record.config["start"] == pre.pretrain_config("warmup", 0, "smoke")[1]
 
     retrieval = runs.evaluate_retrieval("full", 0, "smoke")
@@ -210,7 +216,7 @@ def test_pipeline_end_to_end_then_reused(smoke_env: Path, monkeypatch: pytest.Mo
     tuned = runs.load_retrieval_model("full", 0, "smoke")  # the checkpoint reproduces the record
     split = pre.fashiongen_split(str(dataset_root("smoke", True)), "validation")
     text = pre.TextProcessor(pre.tokenizer(), pre.plain_text("smoke"))
-    emb = ev.encode_retrieval(tuned, split, text, 32, 16)
+    emb = ev.encode_retrieval(tuned, split, text, SIZE, 16)
     assert ev.full_protocol(*emb)["mean_r1"] == pytest.approx(retrieval["full/mean_r1"])
 
 
@@ -219,11 +225,11 @@ def test_recognition_metrics_agree_with_sklearn(smoke_env: Path) -> None:
     model = runs.FashionSAPClassifier(base, 48)
     split = pre.fashiongen_split(str(dataset_root("smoke", True)), "validation")
     text = pre.TextProcessor(pre.tokenizer(), pre.plain_text("smoke"))
-    scored = ev.score_recognition(model, split, text, split.categories, 32, 16, "cr/correct")
+    scored = ev.score_recognition(model, split, text, split.categories, SIZE, 16, "cr/correct")
     out, correct = scored.metrics, scored.evidence["cr/correct"]
     model.eval()
     tb = text.collate([r.sample for r in split.records], np.random.default_rng(0))
-    images = ev.model_input(split.images(range(len(split))), 32)
+    images = ev.model_input(split.images(range(len(split))), SIZE)
     with torch.no_grad():
         pred = model(images, tb.input_ids, tb.attention_mask).logits.argmax(1).numpy()
     truth = split.categories.numpy()

@@ -133,3 +133,19 @@ def test_tmir_loss_is_cross_entropy_over_targets_with_duplicates_shared():
     logp = logits.log_softmax(dim=1)
     want = -((logp[0, 0] + logp[0, 1]) / 2 + (logp[1, 0] + logp[1, 1]) / 2 + logp[2, 2]) / 3
     assert torch.allclose(shared, want)
+
+
+def test_a_collapsed_solution_does_not_minimise_fsis_with_its():
+    """FSIS reads the ITS embeddings (`test_fashionsap_model`), so a constant embedding, which
+    minimises Eq. (2) alone, is beaten by distinct, aligned embeddings once ITS is added."""
+    ids = torch.arange(8)
+
+    def objective(image: torch.Tensor, text: torch.Tensor, symbol: torch.Tensor) -> torch.Tensor:
+        return fsis_loss(symbol, image) + its_loss(image, text, image, text, ids, ids, 0.07, 0.0)
+
+    constant = F.normalize(torch.ones(8, 16), dim=1)
+    distinct = torch.eye(16)[:8]  # every product its own direction; symbol = image = text
+    assert fsis_loss(constant, constant) == 0  # Eq. (2) alone is minimised by collapse ...
+    collapsed = objective(constant, constant, constant)
+    assert math.isclose(collapsed.item(), math.log(8), rel_tol=1e-5)  # ... ITS is at chance
+    assert objective(distinct, distinct, distinct) < 0.01 < collapsed

@@ -23,7 +23,7 @@ from fashion_lib.data.vl_data import (
     TripletBatches,
     model_input,
 )
-from fashion_lib.errors import DataError
+from fashion_lib.errors import ConfigError, DataError
 from fashion_lib.profiles import get_profile
 
 
@@ -127,3 +127,20 @@ def test_missing_fashioniq_image_names_the_file(world: Path, tmp_path: Path) -> 
 def test_fashiongen_split_rejects_a_missing_file(tmp_path: Path) -> None:
     with pytest.raises((DataError, OSError)):
         FashionGenSplit(tmp_path, "train")
+
+
+def test_batches_carry_cached_maps_in_row_order(world: Path, plain: TextProcessor) -> None:
+    split = FashionGenSplit(world / "FashionGen", "train")
+    maps = torch.arange(len(split), dtype=torch.float16)[:, None, None, None].expand(-1, 2, 3, 3)
+    batch = next(PairBatches(split, plain, 8, seed=5, image_size=16, maps=maps).iter_epoch(0))
+    images = next(PairBatches(split, plain, 8, seed=5, image_size=16).iter_epoch(0))
+    rows = batch.images[:, 0, 0, 0].long()  # each map holds its own row number
+    assert batch.images.dtype == torch.float32 and batch.images.shape == (8, 2, 3, 3)
+    assert torch.equal(split.product_ids[rows], batch.product_ids)
+    assert torch.equal(batch.product_ids, images.product_ids)  # same order with or without maps
+    iq = FashionIQSplit(world / "FashionIQ", "train", 16)
+    iq_maps = torch.arange(len(iq.asins), dtype=torch.float32)[:, None, None, None]
+    triplet = next(TripletBatches(iq, plain, 4, seed=0, image_size=16, maps=iq_maps).iter_epoch(0))
+    assert triplet.target[:, 0, 0, 0].long().tolist() == triplet.target_ids.tolist()
+    with pytest.raises(ConfigError):
+        PairBatches(split, plain, 8, seed=5, image_size=16, maps=maps[:-1])

@@ -28,9 +28,7 @@ LAYOUT = {
     "text": (1.0, 6.8),
     "image_encoder": (3.6, 1.2),
     "text_encoder": (3.6, 6.8),
-    "image_adapter": (3.6, 2.9),
-    "symbol_adapter": (3.6, 5.1),
-    "fsis": (1.1, 4.0),
+    "fsis": (13.0, 4.0),
     "fusion": (6.3, 4.0),
     "text_proj": (7.6, 7.8),
     "momentum": (10.2, 6.7),
@@ -47,10 +45,8 @@ EDGES = [
     ("images", "image_encoder"),
     ("text", "text_encoder"),
     ("image_encoder", "image_proj"),
-    ("image_encoder", "image_adapter"),
     ("image_encoder", "fusion"),
     ("text_encoder", "fusion"),
-    ("text_encoder", "symbol_adapter"),
     ("text_encoder", "text_proj"),
     ("fusion", "mlm_head"),
     ("fusion", "trp_head"),
@@ -58,15 +54,15 @@ EDGES = [
     ("image_proj", "its"),
     ("text_proj", "its"),
     ("momentum", "its"),
-    ("image_adapter", "fsis"),
-    ("symbol_adapter", "fsis"),
+    ("image_proj", "fsis"),
+    ("text_proj", "fsis"),
     ("mlm_head", "ptp"),
     ("trp_head", "trp"),
     ("itm_head", "itm"),
 ]
 LOSSES = {
     "its": "L_its (Eq. 5-9)",
-    "fsis": "L_fsis (Eq. 2)",
+    "fsis": "L_fsis (Eq. 2)\nW_T v_symbol . W_I v_img",
     "ptp": "L_ptp (Eq. 3)",
     "trp": "L_trp (Eq. 4)",
     "itm": "L_itm (Eq. 10)",
@@ -78,8 +74,6 @@ OUTPUTS = {
     "fusion": "H",
     "image_proj": "W_I v_img",
     "text_proj": "W_T v_cls",
-    "image_adapter": "v_img^",
-    "symbol_adapter": "v_symbol^",
     "momentum": "text bank",
     "mlm_head": "logits",
     "trp_head": "logits",
@@ -90,10 +84,8 @@ KINDS = {
     "text": "input",
     "image_encoder": "image",
     "image_proj": "image",
-    "image_adapter": "image",
     "text_encoder": "text",
     "text_proj": "text",
-    "symbol_adapter": "text",
     "fusion": "fused",
     "momentum": "fused",
     "mlm_head": "fused",
@@ -125,19 +117,21 @@ def _describe(model: FashionSAP) -> dict[str, str]:
     heads = fusion[0].cross_attn.num_heads
     about = {
         "image_encoder": f"{type(model.image_encoder.body).__name__} "
-        f"({cfg.image_encoder}), width {model.image_encoder.width}",
+        f"({cfg.image_encoder}{', frozen' if cfg.frozen_image else ''}), "
+        f"width {model.image_encoder.width}"
+        + (f", {cfg.image_grid}x{cfg.image_grid} cells + trainable top" if cfg.image_grid else ""),
         "text_encoder": f"BERT: {bert.num_hidden_layers} layers, d={bert.hidden_size}",
         "fusion": f"{len(fusion)} x (self-attn, cross-attn Eq. 1, FFN), {heads} heads",
         "image_proj": f"W_I: {_linear(model.image_proj)}",
         "text_proj": f"W_T: {_linear(model.text_proj)}",
         "itm_head": f"g_itm: {_linear(model.itm_head)} on H_0",
     }
-    for side in ("image_adapter", "symbol_adapter"):
-        if hasattr(model, side):
-            mlp = getattr(model, side)
-            about[side] = f"Adp: MLP {mlp.fc1.in_features}->{mlp.fc2.out_features}"
+    if cfg.fsis:  # FSIS compares in the ITS space: W_T and W_I are its adapters
+        about["text_proj"] += ", also of v_symbol (FSIS)"
+        about["image_proj"] += ", also FSIS's"
     if hasattr(model, "mlm_head"):
-        about["mlm_head"] = "g_ptp: MLM head tied to the embeddings"
+        rows = model.mlm_head.bias.numel()
+        about["mlm_head"] = f"g_ptp: MLM head tied to the embeddings, {rows} word pieces"
     if hasattr(model, "trp_head"):
         about["trp_head"] = f"g_trp: transform + {_linear(model.trp_head[1])}"
     if hasattr(model, "image_queue"):

@@ -11,7 +11,7 @@ import pandas as pd
 import torch
 from torch import nn
 
-__all__ = ["grad_norms", "parameter_counts", "tensor_shapes"]
+__all__ = ["grad_norms", "model_facts", "parameter_counts", "parameter_table", "tensor_shapes"]
 
 
 def _shapes(prefix: str, obj: object) -> list[tuple[str, tuple[int, ...]]]:
@@ -55,6 +55,45 @@ def parameter_counts(model: nn.Module, skip_suffix: str = "_m") -> pd.Series:
         counts[name] = sum(p.numel() for p in params if id(p) not in seen)
         seen.update(id(p) for p in params)
     return pd.Series(counts, name="parameters")
+
+
+def parameter_table(model: nn.Module, skip_suffix: str = "_m") -> pd.DataFrame:
+    """`parameter_counts` beside the trainable part of each module (frozen parameters, such as a
+    pre-trained image body, count as parameters but not as trainable), with a total row."""
+    counts = parameter_counts(model, skip_suffix)
+    seen: set[int] = set()
+    trainable = {}
+    for name, module in model.named_children():
+        params = [p for p in module.parameters() if id(p) not in seen]
+        seen.update(id(p) for p in params)
+        if name in counts:
+            trainable[name] = sum(p.numel() for p in params if p.requires_grad)
+    for name, p in model.named_parameters(recurse=False):
+        trainable[name] = p.numel() if p.requires_grad else 0
+    table = pd.DataFrame({"parameters": counts, "trainable": pd.Series(trainable)})
+    table.loc["total"] = table.sum()
+    return table.astype(int)
+
+
+def model_facts(model: nn.Module) -> pd.Series:
+    """What a FashionSAP is built of, read from the model: image encoder, text and fusion layers,
+    ITS width, queues, momentum and the PTP decoder's vocabulary (a chapter prints it as is)."""
+    cfg, bert = model.config, model.text_encoder.config
+    image = f"{cfg.image_encoder} at {cfg.image_size} px"
+    if cfg.frozen_image:
+        image += f", frozen; map pooled to {cfg.image_grid} x {cfg.image_grid} patch tokens"
+    facts = {
+        "image encoder": image,
+        "text encoder": f"{bert.num_hidden_layers} BERT layers, width {bert.hidden_size}, "
+        + ("from MiniLM" if cfg.text_pretrained else "random"),
+        "fusion layers": len(model.fusion.layers),
+        "ITS width": cfg.embed_dim,
+    }
+    if hasattr(model, "image_queue"):
+        facts |= {"queue rows": model.image_queue.size, "momentum": cfg.momentum}
+    if hasattr(model, "mlm_head"):
+        facts["PTP/MLM decoder word pieces"] = model.mlm_head.bias.numel()
+    return pd.Series(facts, name="value", dtype=object)
 
 
 def grad_norms(model: nn.Module) -> pd.Series:

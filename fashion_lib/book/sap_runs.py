@@ -2,8 +2,9 @@
 
 Each function turns the `SAPRun`s a chapter holds into one pandas frame it displays as it is: the
 warm-ups, the variants with their held-out metrics, the per-task loss curves (each variant drawn
-after its warm-up's last step), the wall time of every run, and what trivial predictors score on
-the held-out batches.
+after its warm-up's last step), the validation curves (full-protocol mean R@1) with their plateau
+check, FSIS's matched and mismatched symbol-image cosines, the wall time of every run, and what
+trivial predictors score on the held-out batches.
 """
 
 from __future__ import annotations
@@ -20,15 +21,21 @@ from fashion_lib.results import seed_summary
 __all__ = [
     "TASKS",
     "cost_frame",
+    "fsis_cosines",
     "loss_curves",
     "metric_summary",
+    "plateau_check",
+    "plateau_sentence",
     "runs_frame",
     "trivial_scores",
+    "validation_curves",
     "warmup_frame",
 ]
 
 #: The loss terms of Eq. 11 in the order the curves show them.
 TASKS = ("its", "itm", "ptp", "trp", "fsis")
+#: The history column of the validation curve (`fashionsap_train.curve_point`).
+CURVE = "val_mean_r1"
 
 
 def warmup_frame(warmups: Mapping[str, SAPRun]) -> pd.DataFrame:
@@ -111,6 +118,85 @@ def loss_curves(
         offset = warmups[warmup_of[variant]].history[-1]["step"]
         rows += _curve_rows(variant, seed, run, offset)
     return pd.DataFrame(rows)
+
+
+def _runs_in_order(warmups, pretrained, warmup_of):
+    """(label, seed, run, step offset) of every warm-up, then every variant after its warm-up."""
+    for name, run in warmups.items():
+        yield f"warm-up ({name})", 0, run, 0
+    for (variant, seed), run in pretrained.items():
+        yield variant, seed, run, warmups[warmup_of[variant]].history[-1]["step"]
+
+
+def validation_curves(
+    warmups: Mapping[str, SAPRun],
+    pretrained: Mapping[tuple[str, int], SAPRun],
+    warmup_of: Mapping[str, str],
+) -> pd.DataFrame:
+    """Long frame (variant, seed, step, val_mean_r1) of every measured curve point; the variants'
+    steps are counted after their warm-up's last step (arguments as `loss_curves`)."""
+    rows = [
+        {"variant": label, "seed": seed, "step": offset + h["step"], "val_mean_r1": h[CURVE]}
+        for label, seed, run, offset in _runs_in_order(warmups, pretrained, warmup_of)
+        for h in run.history
+        if CURVE in h
+    ]
+    return pd.DataFrame(rows)
+
+
+def plateau_check(curves: pd.DataFrame, last: float = 0.2, gain: float = 1.0) -> pd.DataFrame:
+    """Has each run of `validation_curves` reached a plateau: did its last `last` share of steps
+    add less than `gain` points of validation mean R@1?
+
+    Returns:
+        One row per (variant, seed): the curve's value at the start of the last share, at the end,
+        their difference and ``plateau`` (True when the difference is below `gain`).
+    """
+    rows = []
+    for (variant, seed), curve in curves.groupby(["variant", "seed"], sort=False):
+        curve = curve.sort_values("step")
+        first, end = curve["step"].iloc[0], curve["step"].iloc[-1]
+        cut = end - last * (end - first)
+        before = curve[curve["step"] <= cut + 1e-9].iloc[-1]
+        final = curve.iloc[-1]
+        added = final["val_mean_r1"] - before["val_mean_r1"]
+        rows.append(
+            {
+                "variant": variant,
+                "seed": seed,
+                "from step": int(before["step"]),
+                "to step": int(final["step"]),
+                "R@1 then": before["val_mean_r1"],
+                "R@1 at end": final["val_mean_r1"],
+                "added": added,
+                "plateau": bool(added < gain),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def plateau_sentence(check: pd.DataFrame) -> str:
+    """`plateau_check` in one sentence: every run flat, or which are still climbing."""
+    climbing = check[~check["plateau"]]
+    if climbing.empty:
+        return "Every run reached its plateau."
+    names = ", ".join(f"{v} seed {s}" for v, s in climbing[["variant", "seed"]].values)
+    return f"Still climbing in the last fifth of their steps: {names}."
+
+
+def fsis_cosines(pretrained: Mapping[tuple[str, int], SAPRun]) -> pd.DataFrame:
+    """Long frame (variant, seed, step, pair, cosine) of the FSIS variants' symbol-image cosines
+    on validation pairs: "matched" (a symbol and its own image) and "mismatched" (a symbol and
+    the images of other symbols), at every curve point."""
+    pairs = {"fsis_cos_matched": "matched", "fsis_cos_mismatched": "mismatched"}
+    rows = [
+        {"variant": variant, "seed": seed, "step": h["step"], "pair": name, "cosine": h[key]}
+        for (variant, seed), run in pretrained.items()
+        for h in run.history
+        for key, name in pairs.items()
+        if key in h
+    ]
+    return pd.DataFrame(rows, columns=["variant", "seed", "step", "pair", "cosine"])
 
 
 def cost_frame(warmups: Mapping[str, SAPRun], runs: pd.DataFrame) -> pd.DataFrame:

@@ -209,6 +209,8 @@ class PairBatches:
         image_size: model input side.
         per_product: one random view per product per epoch (fine-tuning) instead of every image.
         augment: random crop and flip.
+        maps: a frozen image encoder's cached maps (N, C, h, w) in row order: batches carry
+            these rows (as float, not augmented) instead of images.
     """
 
     def __init__(
@@ -220,9 +222,11 @@ class PairBatches:
         image_size: int,
         per_product: bool = False,
         augment: bool = True,
+        maps: Tensor | None = None,
     ) -> None:
         self.split, self.processor, self.batch_size, self.seed = split, processor, batch_size, seed
         self.image_size, self.per_product, self.augment = image_size, per_product, augment
+        self.maps = _checked_maps(maps, len(split))
         self.groups = list(split.products().values())
         self.bounds = shard_bounds(batch_size, dist_info())
         self.steps_per_epoch = _steps(len(self._plan(0)), batch_size)
@@ -241,9 +245,12 @@ class PairBatches:
         for step in range(start_step, self.steps_per_epoch):
             rows = plan[step * self.batch_size + lo : step * self.batch_size + hi]
             seed = derive_seed(self.seed, epoch, step)
-            images = model_input(
-                self.split.images(rows), self.image_size, self.augment, make_generator(seed)
-            )  # (B, 3, S, S)
+            if self.maps is not None:
+                images = self.maps[rows].float()  # (B, C, h, w)
+            else:
+                images = model_input(
+                    self.split.images(rows), self.image_size, self.augment, make_generator(seed)
+                )  # (B, 3, S, S)
             text = self.processor.collate(
                 [self.split.records[i].sample for i in rows], np.random.default_rng(seed)
             )
@@ -277,6 +284,7 @@ class TripletBatches:
         seed: seed of the order, the augmentation and the text processing.
         image_size: model input side.
         augment: random crop and flip of both images.
+        maps: cached maps (A, C, h, w) in `split.asins` order, used instead of the images.
     """
 
     def __init__(
@@ -287,9 +295,11 @@ class TripletBatches:
         seed: int,
         image_size: int,
         augment: bool = True,
+        maps: Tensor | None = None,
     ) -> None:
         self.split, self.processor, self.batch_size, self.seed = split, processor, batch_size, seed
         self.image_size, self.augment = image_size, augment
+        self.maps = _checked_maps(maps, len(split.asins))
         self.bounds = shard_bounds(batch_size, dist_info())
         self.steps_per_epoch = _steps(len(split.triplets), batch_size)
 
@@ -301,12 +311,19 @@ class TripletBatches:
             picked = [self.split.triplets[int(i)] for i in order[step * self.batch_size :][lo:hi]]
             seed = derive_seed(self.seed, epoch, step)
             g = make_generator(seed)
-            pixels = self.split.pixels
-            reference = pixels[[t.candidate for t in picked]]  # (B, 3, S, S) uint8
+            candidates = [t.candidate for t in picked]
             target_ids = torch.tensor([t.target for t in picked])  # (B,)
-            yield TripletBatch(
-                model_input(reference, self.image_size, self.augment, g),
-                self.processor.collate([t.sample for t in picked], np.random.default_rng(seed)),
-                model_input(pixels[target_ids], self.image_size, self.augment, g),
-                target_ids,
-            )
+            text = self.processor.collate([t.sample for t in picked], np.random.default_rng(seed))
+            if self.maps is not None:
+                reference, target = self.maps[candidates].float(), self.maps[target_ids].float()
+            else:
+                pixels = self.split.pixels  # (A, 3, S, S) uint8
+                reference = model_input(pixels[candidates], self.image_size, self.augment, g)
+                target = model_input(pixels[target_ids], self.image_size, self.augment, g)
+            yield TripletBatch(reference, text, target, target_ids)
+
+
+def _checked_maps(maps: Tensor | None, rows: int) -> Tensor | None:
+    if maps is not None and len(maps) != rows:
+        raise ConfigError(f"{len(maps)} cached maps for {rows} images")
+    return maps

@@ -27,7 +27,7 @@ from fashion_lib.experiments.backbone_pretrain import (
     pretrained_backbone,
     world_root,
 )
-from fashion_lib.experiments.fashionsap_pretrain import data_key, fashiongen_split, fashioniq_split
+from fashion_lib.experiments.fashionsap_data import data_key, fashiongen_split, fashioniq_split
 from fashion_lib.experiments.m3net_settings import run_settings
 
 __all__ = ["fashiongen_maps", "fashioniq_maps", "image_backbone"]

@@ -9,18 +9,17 @@ model) are shared with the downstream runs of `fashionsap_runs`.
 from __future__ import annotations
 
 import dataclasses
-import functools
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
-from torch import nn
+from torch import Tensor, nn
 
 from fashion_lib.data.masking import PLAIN_TEXT, TextProcessor
-from fashion_lib.data.prompts import build_tokenizer
-from fashion_lib.data.vl_data import FashionGenSplit, FashionIQSplit, PairBatches
+from fashion_lib.data.vl_data import PairBatches, model_input
 from fashion_lib.engine import (
     CheckpointStore,
     find_finished_run,
@@ -32,22 +31,37 @@ from fashion_lib.engine.records import RunRecord, finish_run
 from fashion_lib.errors import ConfigError
 from fashion_lib.evidence import has_groups, write_evidence
 from fashion_lib.experiments.backbone_pretrain import torch_threads, world_root
+from fashion_lib.experiments.fashionsap_data import (
+    data_key,
+    decoder_vocabulary,
+    fashiongen_split,
+    fashioniq_split,
+    tokenizer,
+)
+from fashion_lib.experiments.fashionsap_features import (
+    fashiongen_maps,
+    fashioniq_maps,
+    image_backbone,
+)
 from fashion_lib.experiments.fashionsap_settings import (
     VARIANTS,
     SAPSettings,
     Stage,
+    VariantSpec,
     sap_settings,
     variant_spec,
 )
 from fashion_lib.experiments.fashionsap_train import (
+    ValidationProbe,
     build_pretrain_model,
+    curve_point,
+    curve_steps,
     load_matching,
     pretrain_loss,
     stage_epochs,
     task_accuracies,
     train_config,
 )
-from fashion_lib.fingerprint import file_digest
 from fashion_lib.models.fashionsap import FashionSAP
 from fashion_lib.models.fashionsap_tasks import (
     retrieval_config,
@@ -62,15 +76,18 @@ __all__ = [
     "fashiongen_split",
     "fashioniq_split",
     "fit_stage",
+    "frozen_maps",
     "load_pretrained",
     "pair_batches",
     "plain_text",
     "pretrain",
     "pretrain_config",
+    "profile_model",
     "reuse_or_train",
     "run_weights",
     "stage_dict",
     "tokenizer",
+    "validation_probe",
     "warmup",
 ]
 
@@ -95,32 +112,6 @@ class SAPRun:
     record: RunRecord | None
 
 
-@functools.lru_cache(maxsize=4)
-def fashiongen_split(root: str, split: str) -> FashionGenSplit:
-    return FashionGenSplit(Path(root) / "FashionGen", split)
-
-
-@functools.lru_cache(maxsize=4)
-def fashioniq_split(root: str, split: str, size: int) -> FashionIQSplit:
-    return FashionIQSplit(Path(root) / "FashionIQ", split, size)
-
-
-@functools.lru_cache(maxsize=2)
-def tokenizer():
-    return build_tokenizer()
-
-
-@functools.lru_cache(maxsize=8)
-def _digest(path: str) -> str:
-    return file_digest(path)
-
-
-def data_key(profile: str, dataset: str) -> str:
-    folder = world_root(profile) / dataset
-    pattern = "*.h5" if dataset == "FashionGen" else "captions/*.json"
-    return "".join(_digest(str(p))[:16] for p in sorted(folder.glob(pattern)))
-
-
 def stage_dict(stage: Stage) -> dict[str, Any]:
     return asdict(stage)
 
@@ -133,8 +124,12 @@ def _model_keys(s: SAPSettings) -> dict[str, Any]:
         "max_text_length": s.max_text_length,
         "augment": s.augment,
         "image_encoder": s.image_encoder,
+        "image_width": s.image_width,
         "queue_size": s.queue_size,
         "momentum": s.momentum,
+        "frozen_image": s.frozen_image,
+        "image_grid": s.image_grid,
+        "restrict_decoder": s.restrict_decoder,
     }
 
 
@@ -186,12 +181,60 @@ def run_weights(run: SAPRun) -> dict[str, torch.Tensor]:
     return loaded[0]["model"]
 
 
-def fit_stage(model: nn.Module, loss_fn, batches, stage: Stage, seed: int, run_dir: Path):
+def fit_stage(
+    model: nn.Module,
+    loss_fn,
+    batches,
+    stage: Stage,
+    seed: int,
+    run_dir: Path,
+    probe: ValidationProbe | None = None,
+    points: int = 0,
+):
+    """Train one stage; with a `probe`, measure the validation curve at `curve_steps` (step 0
+    before training) and merge its columns into the history rows of those steps."""
     config = dataclasses.replace(
         train_config(stage, seed), epochs=stage_epochs(stage, batches.steps_per_epoch)
     )
-    result = fit(model, loss_fn, batches, config, run_dir)
-    return result.history, result.wall_time_s
+    total = min(config.max_steps or 1 << 62, config.epochs * batches.steps_per_epoch)
+    due = set(curve_steps(total, points)) if probe is not None else set()
+    curve: dict[int, dict[str, float]] = {}
+    if 0 in due:
+        curve[0] = curve_point(model, probe)
+
+    def measure(event) -> None:
+        if event.step in due:
+            curve[event.step] = curve_point(model, probe)
+
+    result = fit(model, loss_fn, batches, config, run_dir, callbacks=[measure] if due else ())
+    history = [row | curve.pop(int(row["step"]), {}) for row in result.history]
+    history += [{"step": float(step), **values} for step, values in curve.items()]
+    return sorted(history, key=lambda row: row["step"]), result.wall_time_s
+
+
+def profile_model(spec: VariantSpec, profile: str) -> FashionSAP:
+    """The variant's model of a profile as training starts: the frozen backbone's pre-trained
+    weights loaded (``frozen_image``), the decoder restricted to the corpus (``restrict_decoder``)."""
+    s = sap_settings(profile)
+    vocab = decoder_vocabulary(profile) if s.restrict_decoder and spec.ptp else None
+    model = build_pretrain_model(s, spec, vocab)
+    if model.config.frozen_image:
+        body = image_backbone(profile).build().body.state_dict()
+        for name, module in model.named_children():
+            if name.startswith("image_encoder"):  # the online encoder and its momentum copy
+                module.body.body.load_state_dict(body)
+    return model
+
+
+def frozen_maps(model: nn.Module, profile: str, dataset: str, split: str) -> Tensor | None:
+    """The cached maps a model with a frozen image encoder trains on (None otherwise)."""
+    if not model.image_encoder.frozen:
+        return None
+    return (
+        fashiongen_maps(profile, split)
+        if dataset == "FashionGen"
+        else fashioniq_maps(profile, split)
+    )
 
 
 def pair_batches(
@@ -203,6 +246,7 @@ def pair_batches(
     *,
     per_product: bool = False,
     augment: bool | None = None,
+    maps: Tensor | None = None,
 ) -> PairBatches:
     s = sap_settings(profile)
     return PairBatches(
@@ -213,7 +257,32 @@ def pair_batches(
         s.image_size,
         per_product=per_product,
         augment=s.augment if augment is None else augment,
+        maps=maps,
     )
+
+
+#: Validation images whose symbol-image cosines a curve point measures.
+SYMBOL_PROBE = 128
+
+
+def validation_probe(model: FashionSAP, profile: str) -> ValidationProbe:
+    """The validation curve's data: the first `curve_products` validation products (all if 0), every
+    image of them (cached maps for a frozen encoder), one plain text each, and symbol texts."""
+    s = sap_settings(profile)
+    split = fashiongen_split(str(world_root(profile)), "validation")
+    groups = list(split.products().values())[: s.curve_products or None]
+    rows = [row for group in groups for row in group]
+    owner = torch.tensor([p for p, group in enumerate(groups) for _ in group])
+    maps = frozen_maps(model, profile, "FashionGen", "validation")
+    images = model_input(split.images(rows), s.image_size) if maps is None else maps[rows].float()
+    rng = np.random.default_rng(0)
+    plain = TextProcessor(tokenizer(), plain_text(profile))
+    texts = plain.collate([split.records[g[0]].sample for g in groups], rng)
+    symbol_text = None
+    if model.config.fsis:
+        processor = TextProcessor(tokenizer(), model.config.text_config())
+        symbol_text = processor.collate([split.records[r].sample for r in rows[:SYMBOL_PROBE]], rng)
+    return ValidationProbe(images, owner, texts, symbol_text)
 
 
 def pretrain_config(variant: str, seed: int, profile: str) -> tuple[str, dict[str, Any]]:
@@ -224,42 +293,67 @@ def pretrain_config(variant: str, seed: int, profile: str) -> tuple[str, dict[st
     else:
         spec, stage = variant_spec(variant), s.pretrain
         base = pretrain_config("warmup_r50" if spec.cnn else "warmup", s.warmup_seed, profile)[1]
+    model = _model_keys(s)
+    if s.frozen_image and not spec.cnn:
+        model["backbone"] = image_backbone(profile).digest
     config = {
         "kind": "fashionsap-pretrain",
         "variant": variant,
         "spec": asdict(spec),
         "seed": seed,
         "profile": profile,
-        "model": _model_keys(s),
+        "model": model,
         "stage": stage_dict(stage),
+        "curve": [s.curve_points, s.curve_products],
         "data": data_key(profile, "FashionGen"),
         "start": base,
     }
     return f"sap-{variant}-seed{seed}", config
 
 
+def _spec(variant: str, profile: str) -> VariantSpec:
+    if variant in WARMUP_VARIANTS:
+        spec = WARMUP_VARIANTS[variant]
+    elif variant in sap_settings(profile).variants:
+        spec = variant_spec(variant)
+    else:
+        raise ConfigError(
+            f"the {profile} profile trains the variants {list(sap_settings(profile).variants)}, "
+            f"not {variant!r}"
+        )
+    if spec.cnn and sap_settings(profile).cnn_encoder is None:
+        raise ConfigError(f"the {profile} profile trains no second image encoder ({variant!r})")
+    return spec
+
+
 def _pretrain(variant: str, seed: int, profile: str) -> SAPRun:
     s = sap_settings(profile)
     name, config = pretrain_config(variant, seed, profile)
     warm = variant in WARMUP_VARIANTS
-    spec = WARMUP_VARIANTS[variant] if warm else variant_spec(variant)
+    spec = _spec(variant, profile)
 
     def train(run_dir: Path):
         torch.manual_seed(seed)
-        model = build_pretrain_model(s, spec)
+        model = profile_model(spec, profile)
         stage = s.warmup if warm else s.pretrain
         if not warm:
             start = "warmup_r50" if spec.cnn else "warmup"
             load_matching(model, run_weights(_pretrain(start, s.warmup_seed, profile)))
-        batches = pair_batches(profile, "train", model.config.text_config(), stage.batch_size, seed)
+        text = model.config.text_config()
+        train_maps = frozen_maps(model, profile, "FashionGen", "train")
+        batches = pair_batches(profile, "train", text, stage.batch_size, seed, maps=train_maps)
         ramp = batches.steps_per_epoch if warm else 0  # continued runs start at full alpha
         loss_fn = pretrain_loss(model.config.alpha, ramp, seed)
-        history, wall = fit_stage(model, loss_fn, batches, stage, seed, run_dir)
-        val = pair_batches(
-            profile, "validation", model.config.text_config(), stage.batch_size, 0, augment=False
+        probe = validation_probe(model, profile)
+        history, wall = fit_stage(
+            model, loss_fn, batches, stage, seed, run_dir, probe, s.curve_points
         )
+        val = pair_batches(
+            profile, "validation", text, stage.batch_size, 0, augment=False,
+            maps=frozen_maps(model, profile, "FashionGen", "validation"),
+        )  # fmt: skip
         held_out = (b for i, b in zip(range(VAL_BATCHES), val.iter_epoch(0), strict=False))
-        return task_accuracies(model, held_out), history, wall, {}
+        return task_accuracies(model, held_out) | curve_point(model, probe), history, wall, {}
 
     return reuse_or_train(name, config, profile, seed, train)
 
@@ -278,9 +372,8 @@ def pretrain(variant: str, seed: int, profile: str) -> SAPRun:
 
 def load_pretrained(variant: str, seed: int, profile: str) -> FashionSAP:
     """The pre-trained model of a variant (or "warmup" / "warmup_r50"), in eval mode."""
-    spec = WARMUP_VARIANTS.get(variant) or variant_spec(variant)
     run = _pretrain(variant, seed, profile)
-    model = build_pretrain_model(sap_settings(profile), spec)
+    model = profile_model(_spec(variant, profile), profile)
     model.load_state_dict(run_weights(run))
     return model.eval()
 
@@ -289,8 +382,7 @@ def downstream_base(variant: str, seed: int, profile: str) -> tuple[FashionSAP, 
     """A plain-text ITS + ITM FashionSAP with the variant's pre-trained weights, and its config."""
     pre = _pretrain(variant, seed, profile)
     s = sap_settings(profile)
-    spec = WARMUP_VARIANTS.get(variant) or variant_spec(variant)
-    base = FashionSAP(retrieval_config(build_pretrain_model(s, spec).config))
+    base = FashionSAP(retrieval_config(build_pretrain_model(s, _spec(variant, profile)).config))
     load_matching(base, run_weights(pre))
     return base, pretrain_config(variant, seed, profile)[1]
 

@@ -3,7 +3,11 @@
 Public API (stable; chapters 06-09 call it):
 
 - ``VARIANTS``: "albef", "ptp", "ptp_trp", "full", "full_r50" (`fashionsap_settings`);
-  ``sap_settings(profile)`` -> ``SAPSettings``.
+  ``sap_settings(profile)`` -> ``SAPSettings``; ``sap_settings(profile).variants``: the variants
+  the profile trains (the cpu profile has no "full_r50": asking for it raises `ConfigError`).
+- Pre-training histories carry the validation curve at `curve_steps`: ``val_mean_r1`` (full
+  protocol on `curve_products` validation products) and, for FSIS variants, ``fsis_cos_matched``
+  and ``fsis_cos_mismatched``; the pre-training metrics end with the same keys.
 - ``warmup(profile, cnn=False) -> SAPRun``: the ALBEF-style ITS + ITM run, once per image encoder.
 - ``pretrain(variant, seed, profile) -> SAPRun``: the variant trained from its warm-up; metrics
   are held-out task accuracies (`fashionsap_train.task_accuracies`); history has a column per task.
@@ -11,6 +15,9 @@ Public API (stable; chapters 06-09 call it):
   ``"warmup_r50"`` give the warm-ups) for figures such as Grad-CAM.
 - ``load_retrieval_model(variant, seed, profile) -> FashionSAP``: the retrieval-fine-tuned model
   (eval mode), e.g. for Grad-CAM of the T2I task (Fig. 4).
+- ``train_all(profile, workers=None)``: every run the chapters read, the (variant, seed) pairs in
+  spawned worker processes (`SAPSettings.workers`); ``variant_runs(variant, seed, profile)`` is
+  one worker's job.
 - ``finetune_retrieval(variant, seed, profile) -> SAPRun``: ITS + ITM fine-tuning, then both
   protocols; ``evaluate_retrieval(...) -> dict``: its metrics ``subset/<m>`` and ``full/<m>`` with
   m in i2t_r1/5/10, t2i_r1/5/10, mean_r1, i2t_tied, t2i_tied (and ``subset/same_subcategory``),
@@ -40,6 +47,7 @@ import pandas as pd
 import torch
 
 from fashion_lib.data.vl_data import TripletBatches
+from fashion_lib.engine import find_finished_run
 from fashion_lib.errors import ConfigError
 from fashion_lib.evidence import PerQuery, read_group
 from fashion_lib.experiments import fashionsap_eval as ev
@@ -53,6 +61,7 @@ from fashion_lib.experiments.fashionsap_pretrain import (
     fashiongen_split,
     fashioniq_split,
     fit_stage,
+    frozen_maps,
     load_pretrained,
     pair_batches,
     plain_text,
@@ -71,6 +80,7 @@ from fashion_lib.experiments.fashionsap_train import (
     recognition_loss_fn,
     tmir_loss_fn,
 )
+from fashion_lib.experiments.m3net_runs import _in_workers as in_workers  # one spawned pool
 from fashion_lib.models.fashionsap import FashionSAP
 from fashion_lib.models.fashionsap_tasks import FashionSAPClassifier, FashionSAPTMIR
 from fashion_lib.profiles import get_profile
@@ -95,7 +105,9 @@ __all__ = [
     "tie_sentence",
     "tmir",
     "tmir_run",
+    "train_all",
     "variant_evidence",
+    "variant_runs",
     "warmup",
 ]
 
@@ -114,22 +126,60 @@ EVIDENCE: dict[str, tuple[str, ...]] = {
 }
 
 
+def _task_config(variant: str, seed: int, profile: str, task: str) -> tuple[str, dict]:
+    """Run name and config of a downstream `task` ("retrieval", "cr", "scr" or "tmir")."""
+    s = sap_settings(profile)
+    config = {"pretrained": pretrain_config(variant, seed, profile)[1]}
+    if task == "retrieval":
+        config |= {"kind": "fashionsap-retrieval", "stage": stage_dict(s.retrieval)}
+        config["subset"] = [s.subset_queries, s.subset_negatives, s.subset_draws]
+    elif task in ("cr", "scr"):
+        level = "category" if task == "cr" else "subcategory"
+        config |= {"kind": f"fashionsap-{level}", "stage": stage_dict(s.recognition)}
+    else:
+        config |= {"kind": "fashionsap-tmir", "stage": stage_dict(s.tmir)}
+        config["data"] = data_key(profile, "FashionIQ")
+    return f"sap-{task}-{variant}-seed{seed}", config
+
+
+def _finished(variant: str, seed: int, profile: str) -> bool:
+    """Whether the pre-training and every downstream run of (variant, seed) are recorded."""
+    configs = [pretrain_config(variant, seed, profile)[::-1]]
+    configs += [_task_config(variant, seed, profile, task)[::-1] for task in EVIDENCE]
+    return all(find_finished_run(config, name=name) is not None for config, name in configs)
+
+
+def variant_runs(variant: str, seed: int, profile: str) -> None:
+    """Pre-train (variant, seed) and run every downstream task of it (or reuse them)."""
+    pretrain(variant, seed, profile)
+    for task in EVIDENCE:
+        task_run(variant, seed, profile, task)
+
+
+def train_all(profile: str, workers: int | None = None) -> None:
+    """Every run chapters 07-09 read: the warm-ups here, then each (variant, seed)'s pre-training
+    and downstream runs (`variant_runs`) in `workers` spawned processes (default: the settings')
+    of `settings.threads` threads each; finished runs are reused and spawn nothing."""
+    s = sap_settings(profile)
+    warmup(profile)
+    if s.cnn_encoder is not None:
+        warmup(profile, cnn=True)
+    todo = [(v, seed, profile) for v in s.variants for seed in s.seeds]
+    todo = [args for args in todo if not _finished(*args)]
+    in_workers(variant_runs, todo, s.workers if workers is None else workers)
+
+
 def finetune_retrieval(variant: str, seed: int, profile: str) -> SAPRun:
     """Fine-tune with ITS + ITM on plain text, then score both retrieval protocols."""
     s = sap_settings(profile)
-    pre_config = pretrain_config(variant, seed, profile)[1]
-    config = {
-        "kind": "fashionsap-retrieval",
-        "pretrained": pre_config,
-        "stage": stage_dict(s.retrieval),
-        "subset": [s.subset_queries, s.subset_negatives, s.subset_draws],
-    }
+    name, config = _task_config(variant, seed, profile, "retrieval")
 
     def train(run_dir: Path):
         model, _ = downstream_base(variant, seed, profile)
         batches = pair_batches(
-            profile, "train", plain_text(profile), s.retrieval.batch_size, seed, per_product=True
-        )
+            profile, "train", plain_text(profile), s.retrieval.batch_size, seed, per_product=True,
+            maps=frozen_maps(model, profile, "FashionGen", "train"),
+        )  # fmt: skip
         loss_fn = pretrain_loss(model.config.alpha, 0, seed)
         history, wall = fit_stage(model, loss_fn, batches, s.retrieval, seed, run_dir)
         split = fashiongen_split(str(world_root(profile)), "validation")
@@ -146,7 +196,6 @@ def finetune_retrieval(variant: str, seed: int, profile: str) -> SAPRun:
         )
         return scored.metrics, history, wall, scored.evidence
 
-    name = f"sap-retrieval-{variant}-seed{seed}"
     return reuse_or_train(name, config, profile, seed, train, EVIDENCE["retrieval"])
 
 
@@ -173,20 +222,17 @@ def recognition(variant: str, seed: int, profile: str, level: str = "category") 
 def recognition_run(variant: str, seed: int, profile: str, level: str) -> SAPRun:
     """The CR or SCR fine-tuning run of a variant, with per-image correctness as evidence."""
     s = sap_settings(profile)
-    config = {
-        "kind": f"fashionsap-{level}",
-        "pretrained": pretrain_config(variant, seed, profile)[1],
-        "stage": stage_dict(s.recognition),
-    }
     task = "cr" if level == "category" else "scr"
+    name, config = _task_config(variant, seed, profile, task)
 
     def train(run_dir: Path):
         base, _ = downstream_base(variant, seed, profile)
         torch.manual_seed(seed)
         model = FashionSAPClassifier(base, LEVELS[level])
         batches = pair_batches(
-            profile, "train", plain_text(profile), s.recognition.batch_size, seed
-        )
+            profile, "train", plain_text(profile), s.recognition.batch_size, seed,
+            maps=frozen_maps(model, profile, "FashionGen", "train"),
+        )  # fmt: skip
         history, wall = fit_stage(
             model, recognition_loss_fn(level), batches, s.recognition, seed, run_dir
         )
@@ -198,7 +244,6 @@ def recognition_run(variant: str, seed: int, profile: str, level: str) -> SAPRun
         )
         return scored.metrics, history, wall, scored.evidence
 
-    name = f"sap-{task}-{variant}-seed{seed}"
     return reuse_or_train(name, config, profile, seed, train, EVIDENCE[task])
 
 
@@ -210,12 +255,7 @@ def tmir(variant: str, seed: int, profile: str) -> dict[str, float]:
 def tmir_run(variant: str, seed: int, profile: str) -> SAPRun:
     """The TMIR fine-tuning run of a variant, with the target's rank per query as evidence."""
     s = sap_settings(profile)
-    config = {
-        "kind": "fashionsap-tmir",
-        "pretrained": pretrain_config(variant, seed, profile)[1],
-        "stage": stage_dict(s.tmir),
-        "data": data_key(profile, "FashionIQ"),
-    }
+    name, config = _task_config(variant, seed, profile, "tmir")
 
     def train(run_dir: Path):
         base, _ = downstream_base(variant, seed, profile)
@@ -229,13 +269,13 @@ def tmir_run(variant: str, seed: int, profile: str) -> SAPRun:
             seed,
             s.image_size,
             s.augment,
+            frozen_maps(model, profile, "FashionIQ", "train"),
         )
         history, wall = fit_stage(model, tmir_loss_fn(), batches, s.tmir, seed, run_dir)
         split = fashioniq_split(root, "val", s.image_size)
         scored = ev.score_tmir(model, split, text, s.image_size, s.eval_batch)
         return scored.metrics, history, wall, scored.evidence
 
-    name = f"sap-tmir-{variant}-seed{seed}"
     return reuse_or_train(name, config, profile, seed, train, EVIDENCE["tmir"])
 
 

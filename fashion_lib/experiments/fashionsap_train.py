@@ -1,6 +1,8 @@
 """FashionSAP training pieces: models per variant, loss functions for `engine.fit`, weight transfer.
 
-- `build_pretrain_model(settings, spec)`: the registered model with the variant's task switches.
+- `build_pretrain_model(settings, spec, decoder_vocab=None)`: the registered model with the
+  variant's task switches (weights as initialised; `fashionsap_pretrain.profile_model` loads the
+  frozen backbone and restricts the decoder to a profile's corpus).
 - `train_config(stage, seed)`: AdamW + cosine `TrainConfig` of a `Stage`.
 - `pretrain_loss(alpha, ramp_steps, seed)`: the loss callable of pre-training and of retrieval
   fine-tuning: ``FashionSAPLoss()(model(images, text, ids, alpha=ramped, generator=g))``; alpha ramps
@@ -10,24 +12,35 @@
 - `load_matching(model, state)`: copy every tensor whose name and shape match, as FashionSAP loads
   ALBEF with ``strict=False`` (new heads start random).
 - `task_accuracies(model, batches)`: what each pre-training task learned, on held-out pairs.
+- `ValidationProbe`, `curve_point(model, probe)`, `curve_steps(total, points)`: the validation
+  curve of a stage: full-protocol mean R@1 (``val_mean_r1``) on validation products and, for FSIS
+  variants, the mean cosine of each symbol with its own image (``fsis_cos_matched``) and with the
+  images of other symbols (``fsis_cos_mismatched``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 
 import torch
 from torch import Tensor, nn
 
+from fashion_lib.data.masking import TextBatch
 from fashion_lib.data.vl_data import PairBatch, TripletBatch
 from fashion_lib.engine import TrainConfig, make_generator
+from fashion_lib.errors import ConfigError
+from fashion_lib.experiments.fashionsap_eval import full_protocol
 from fashion_lib.experiments.fashionsap_settings import SAPSettings, Stage, VariantSpec
 from fashion_lib.losses.fashionsap import FashionSAPLoss, recognition_loss, tmir_loss
 from fashion_lib.models import create_model
 from fashion_lib.models.fashionsap import FashionSAP
 
 __all__ = [
+    "ValidationProbe",
     "build_pretrain_model",
+    "curve_point",
+    "curve_steps",
     "load_matching",
     "pretrain_loss",
     "recognition_loss_fn",
@@ -37,19 +50,34 @@ __all__ = [
 ]
 
 
-def build_pretrain_model(settings: SAPSettings, spec: VariantSpec) -> FashionSAP:
-    """The variant's FashionSAP (ITS and ITM always on) at the profile's size."""
+def build_pretrain_model(
+    settings: SAPSettings, spec: VariantSpec, decoder_vocab: tuple[int, ...] | None = None
+) -> FashionSAP:
+    """The variant's FashionSAP (ITS and ITM always on) at the profile's size.
+
+    Args:
+        settings: the profile's settings.
+        spec: the variant (its task switches and image encoder family).
+        decoder_vocab: rows of a restricted PTP/MLM decoder (None: the whole vocabulary).
+    """
     overrides: dict[str, object] = {
         "image_size": settings.image_size,
         "max_text_length": settings.max_text_length,
         "ptp": spec.ptp,
         "trp": spec.trp,
         "fsis": spec.fsis,
+        "decoder_vocab": decoder_vocab,
     }
     if spec.cnn:
-        overrides["image_encoder"] = settings.cnn_encoder
+        if settings.cnn_encoder is None:
+            raise ConfigError("this profile trains no second image encoder family (full_r50)")
+        overrides |= {"image_encoder": settings.cnn_encoder, "frozen_image": False, "image_grid": 0}
     elif settings.image_encoder is not None:
         overrides["image_encoder"] = settings.image_encoder
+    if settings.image_width is not None:
+        overrides["image_width"] = settings.image_width
+    if settings.frozen_image and not spec.cnn:
+        overrides |= {"frozen_image": True, "image_grid": settings.image_grid}
     if settings.queue_size is not None:
         overrides["queue_size"] = settings.queue_size
     if settings.momentum is not None:
@@ -164,3 +192,46 @@ def task_accuracies(model: FashionSAP, batches: Iterable[PairBatch]) -> dict[str
         same = batch.product_ids[:, None] == batch.product_ids[None, :]
         add("its_i2t_r1", same.gather(1, sim.argmax(1, keepdim=True)).squeeze(1))
     return {k: 100.0 * s / n if k != "fsis_cos" else s / n for k, (s, n) in sums.items() if n}
+
+
+@dataclass(frozen=True)
+class ValidationProbe:
+    """What a validation curve point reads.
+
+    Attributes:
+        images: (N, ...) model inputs (images or cached maps) of the probed validation images.
+        owner: (N,) the probed product (0..P-1) of each image.
+        texts: one plain text per probed product (P rows).
+        symbol_text: pre-training text with the symbol of the first images (None: no FSIS).
+    """
+
+    images: Tensor
+    owner: Tensor
+    texts: TextBatch
+    symbol_text: TextBatch | None
+
+
+def curve_steps(total: int, points: int) -> list[int]:
+    """The steps of a stage of `total` steps at which a curve is measured (0 and `points` more)."""
+    return sorted({0, *(round(total * (i + 1) / points) for i in range(points))}) if points else []
+
+
+@torch.no_grad()
+def curve_point(model: FashionSAP, probe: ValidationProbe) -> dict[str, float]:
+    """Full-protocol mean R@1 (``val_mean_r1``) of the probe and, with FSIS, the symbol-image
+    cosines of matched pairs (``fsis_cos_matched``) and of pairs of different symbols
+    (``fsis_cos_mismatched``), in the ITS space FSIS is computed in."""
+    was = model.training
+    model.eval()
+    image = model.encode_image(probe.images)
+    text = model.encode_text(probe.texts.input_ids, probe.texts.attention_mask)
+    out = {"val_mean_r1": full_protocol(image.emb, text.emb, probe.owner)["mean_r1"]}
+    sym_text = probe.symbol_text
+    if sym_text is not None and model.config.fsis:
+        states = model.text_encoder(sym_text.input_ids, sym_text.attention_mask)
+        cos = model.encode_symbol(states, sym_text) @ image.emb[: len(states)].t()  # (M, M)
+        same = sym_text.symbol_ids[:, None] == sym_text.symbol_ids[None, :]
+        out["fsis_cos_matched"] = cos.diagonal().mean().item()
+        out["fsis_cos_mismatched"] = cos[~same].mean().item()
+    model.train(was)
+    return out

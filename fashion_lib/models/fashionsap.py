@@ -3,21 +3,40 @@
 The image encoder maps an image to I = {v_img, v_i0, ...} (a ViT's tokens, or a CNN map flattened
 behind its mean for the ResNet-50 row); the text encoder maps [CLS] [symbol] caption [SEP] prompts
 to T; the fusion module blends them into H (Eq. 1). Heads: ITS projections W_I, W_T with momentum
-copies and queues (Eq. 5-9), FSIS adapters (Eq. 2), the tied MLM head for PTP (Eq. 3), the TRP
-head (Eq. 4) and the ITM head on H_0 (Eq. 10). A switch per task drives the ablation (Table 6).
+copies and queues (Eq. 5-9), FSIS on the same projections (Eq. 2), the tied MLM head for PTP
+(Eq. 3), the TRP head (Eq. 4) and the ITM head on H_0 (Eq. 10). A switch per task drives the
+ablation (Table 6).
+
+Decisions where the paper is silent:
+
+- **FSIS in the ITS space.** The paper's adapters Adp(.) are "feed-forward" layers (Sec. 4.5); two
+  separate adapters with Eq. (2)'s negative-free cosine both learn a constant (measured: matched and
+  mismatched pairs reach the same cosine 0.93). The released code compares the symbol token and the
+  image through the ITS projections themselves (``text_proj`` and ``vision_proj``), which ITS keeps
+  from collapsing; we do the same: v_sym = norm(W_T v_symbol), v_img = norm(W_I v_img).
+- **A frozen, pre-trained CNN with a trainable top** (``frozen_image``): the cpu profile's image
+  side is the proxy-pre-trained small CNN, frozen; its map is pooled to ``image_grid`` x
+  ``image_grid`` cells, each cell becomes a patch token and v_img is a linear function of all cells
+  (so ITS sees where things are, not only their mean). The encoder takes images (the frozen body
+  runs) or the body's cached maps (anything without 3 channels), so training reads the cache and
+  evaluation and Grad-CAM pass images.
+- **A decoder restricted to the corpus** (``decoder_vocab``): PTP/MLM predicts among the word
+  pieces the training texts use, not MiniLM's 30,531, to make the tied decoder affordable on a CPU.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 
 import torch
-from timm.layers import Mlp
+from timm.data import IMAGENET_DEFAULT_MEAN, IMAGENET_DEFAULT_STD
 from torch import Tensor, nn
 from torch.nn import functional as F
 from transformers.models.bert.modeling_bert import BertPredictionHeadTransform
 
 from fashion_lib.data.masking import TextBatch, TextConfig
+from fashion_lib.data.vl_data import CLIP_MEAN, CLIP_STD
 from fashion_lib.errors import ConfigError
 from fashion_lib.models.backbones import CNN_BACKBONES, VIT_SPECS, create_cnn_backbone, create_vit
 from fashion_lib.models.fashionsap_outputs import (
@@ -31,6 +50,9 @@ from fashion_lib.models.fusion import FusionEncoder
 from fashion_lib.models.momentum import FeatureQueue, ema_update, momentum_copy
 from fashion_lib.models.text_encoder import MaskedLMHead, TextEncoder, TextEncoderConfig
 
+IMAGENET_MEAN = torch.tensor(IMAGENET_DEFAULT_MEAN)[:, None, None]  # (3, 1, 1)
+IMAGENET_STD = torch.tensor(IMAGENET_DEFAULT_STD)[:, None, None]
+
 
 @dataclass(frozen=True)
 class FashionSAPConfig:
@@ -42,9 +64,14 @@ class FashionSAPConfig:
         text_pretrained: start text and fusion layers from MiniLM (then `text` gives only the
             vocabulary size and the layer count; width and heads are MiniLM's).
         text: size of a random text encoder (and the number of text layers in both cases).
+        image_width: first-stage width of a "small_cnn" image encoder.
+        frozen_image: the CNN image encoder is pre-trained and frozen; a trainable top turns its
+            (cached) map into tokens.
+        image_grid: pool the CNN map to this many cells per side (0: keep the map as it is).
+        text_dropout: dropout of the text and fusion layers (None: the text config's or MiniLM's).
         fusion_layers: fusion layers (the first ones start from MiniLM's remaining layers).
-        embed_dim: ITS embedding width (W_T, W_I outputs).
-        adapter_dim: FSIS adapted width d1.
+        embed_dim: ITS embedding width (W_T, W_I outputs; FSIS compares in this space too).
+        decoder_vocab: token ids the PTP/MLM decoder predicts among (None: the whole vocabulary).
         queue_size: rows of the image and text momentum queues.
         momentum: EMA coefficient of the momentum encoders.
         temperature: initial tau (learned, clamped to [0.001, 0.5]).
@@ -58,9 +85,13 @@ class FashionSAPConfig:
     image_size: int = 32
     text_pretrained: bool = False
     text: TextEncoderConfig = field(default_factory=TextEncoderConfig)
+    image_width: int = 32
+    frozen_image: bool = False
+    image_grid: int = 0
+    text_dropout: float | None = None
     fusion_layers: int = 2
     embed_dim: int = 32
-    adapter_dim: int = 32
+    decoder_vocab: tuple[int, ...] | None = field(default=None, repr=False)
     queue_size: int = 64
     momentum: float = 0.995
     temperature: float = 0.07
@@ -75,6 +106,8 @@ class FashionSAPConfig:
     def __post_init__(self) -> None:
         if self.image_encoder not in (*VIT_SPECS, *CNN_BACKBONES):
             raise ConfigError(f"unknown image encoder {self.image_encoder!r}")
+        if (self.frozen_image or self.image_grid) and self.image_encoder not in CNN_BACKBONES:
+            raise ConfigError(f"frozen_image and image_grid need a CNN, not {self.image_encoder!r}")
         if not 0 < self.temperature <= 0.5 or not 0 <= self.alpha <= 1:
             raise ConfigError(f"need 0 < temperature <= 0.5 and 0 <= alpha <= 1: {self}")
 
@@ -94,27 +127,58 @@ class ImageEncoder(nn.Module):
     """Image -> tokens (B, 1 + N, D) with the global token v_img first.
 
     Args:
-        name: a ViT name (tokens as they are) or a CNN name (map tokens behind their mean, through
-            a LayerNorm so that CNN and ViT tokens enter the fusion module on a similar scale).
-        image_size: input side.
+        config: the model config (`image_encoder`, `image_size`, `image_width`, `frozen_image`,
+            `image_grid`). A ViT gives its tokens as they are. A CNN's map cells become tokens
+            behind their mean, through a LayerNorm so that CNN and ViT tokens enter the fusion
+            module on a similar scale; with `frozen_image`, the body is frozen (kept in eval mode)
+            and a trainable top makes the tokens: a linear map per cell and, for v_img, a linear
+            map of all cells together.
     """
 
-    def __init__(self, name: str, image_size: int) -> None:
+    def __init__(self, config: FashionSAPConfig) -> None:
         super().__init__()
+        name, self.grid, self.frozen = config.image_encoder, config.image_grid, config.frozen_image
+        self.cells = self.whole = None
         if name in VIT_SPECS:
-            self.body = create_vit(name, image_size)
+            self.body = create_vit(name, config.image_size)
             self.width, self.norm = self.body.embed_dim, None
-        else:
-            self.body = create_cnn_backbone(name)
-            self.width = self.body.out_channels
-            self.norm = nn.LayerNorm(self.width)
+            return
+        self.body = create_cnn_backbone(name, width=config.image_width)
+        self.width = self.body.out_channels
+        self.norm = nn.LayerNorm(self.width)
+        if self.frozen:
+            self.body.requires_grad_(False)
+            side = self.grid or config.image_size // 8  # the CNNs here reduce by 8
+            self.cells = nn.Linear(self.width, self.width)
+            self.whole = nn.Linear(self.width * side * side, self.width)
+
+    def train(self, mode: bool = True) -> ImageEncoder:
+        """As `nn.Module.train`, but a frozen body stays in eval mode (its BatchNorm statistics)."""
+        super().train(mode)
+        if self.frozen:
+            self.body.eval()
+        return self
+
+    def maps(self, images: Tensor) -> Tensor:
+        """CLIP-normalised images (B, 3, S, S) -> the CNN body's map (B, C, h, w)."""
+        if not self.frozen:
+            return self.body(images)
+        with torch.no_grad():  # the pre-trained body reads ImageNet-normalised pixels
+            pixels = images * CLIP_STD.to(images) + CLIP_MEAN.to(images)
+            return self.body((pixels - IMAGENET_MEAN.to(images)) / IMAGENET_STD.to(images))
 
     def forward(self, images: Tensor) -> Tensor:
-        """(B, 3, S, S) -> (B, 1 + N, D)."""
+        """(B, 3, S, S) images, or a frozen body's maps (B, C, h, w) -> tokens (B, 1 + N, D)."""
         if self.norm is None:
             return self.body(images)
-        grid = self.body(images).flatten(2).transpose(1, 2)  # (B, h*w, C)
-        return self.norm(torch.cat([grid.mean(dim=1, keepdim=True), grid], dim=1))
+        maps = self.maps(images) if images.shape[1] == 3 else images.float()
+        if self.grid and maps.shape[-1] != self.grid:
+            maps = F.adaptive_avg_pool2d(maps, self.grid)  # (B, C, g, g)
+        grid = maps.flatten(2).transpose(1, 2)  # (B, N, C)
+        if self.cells is None:
+            return self.norm(torch.cat([grid.mean(dim=1, keepdim=True), grid], dim=1))
+        whole = self.whole(grid.flatten(1))[:, None]  # (B, 1, C)
+        return self.norm(torch.cat([whole, self.cells(grid)], dim=1))
 
 
 @dataclass
@@ -161,13 +225,16 @@ class FashionSAP(nn.Module):
     def __init__(self, config: FashionSAPConfig) -> None:
         super().__init__()
         self.config = config
-        self.image_encoder = ImageEncoder(config.image_encoder, config.image_size)
+        self.image_encoder = ImageEncoder(config)
         if config.text_pretrained:
             self.text_encoder, spare = TextEncoder.from_minilm(
-                config.text.vocab_size, config.text.num_layers
+                config.text.vocab_size, config.text.num_layers, config.text_dropout
             )
         else:
-            self.text_encoder, spare = TextEncoder.random(config.text), []
+            text = config.text
+            if config.text_dropout is not None:
+                text = dataclasses.replace(text, dropout=config.text_dropout)
+            self.text_encoder, spare = TextEncoder.random(text), []
         bert = self.text_encoder.config
         d, d_img = bert.hidden_size, self.image_encoder.width
         self.fusion = FusionEncoder(
@@ -179,11 +246,9 @@ class FashionSAP(nn.Module):
         self.text_proj = nn.Linear(d, config.embed_dim)  # W_T
         self.temperature = nn.Parameter(torch.tensor(config.temperature))
         self.itm_head = nn.Linear(d, 2)
-        if config.fsis:  # Adp: feed-forward adapters on both sides (Sec. 4.5)
-            self.symbol_adapter = Mlp(d, d, config.adapter_dim)
-            self.image_adapter = Mlp(d_img, d_img, config.adapter_dim)
         if config.ptp:
-            self.mlm_head = MaskedLMHead(bert, self.text_encoder.word_embeddings)
+            vocab = None if config.decoder_vocab is None else torch.tensor(config.decoder_vocab)
+            self.mlm_head = MaskedLMHead(bert, self.text_encoder.word_embeddings, vocab)
         if config.trp:
             self.trp_head = nn.Sequential(BertPredictionHeadTransform(bert), nn.Linear(d, 2))
         if config.its:
@@ -206,6 +271,13 @@ class FashionSAP(nn.Module):
         """(B, L) ids and mask -> states T (B, L, d) and ITS embedding norm(W_T v_cls) (B, E)."""
         states = self.text_encoder(input_ids, attention_mask)
         return Encoded(states, F.normalize(self.text_proj(states[:, 0]), dim=-1))
+
+    def encode_symbol(self, states: Tensor, text: TextBatch) -> Tensor:
+        """FSIS's symbol feature norm(W_T v_symbol) (B, E): the ITS text projection of the symbol
+        token's state, as the released code computes it (Eq. 2's Adp is W_T here)."""
+        if text.symbol_position < 0:
+            raise ConfigError("FSIS is on but the text batch has no symbol token")
+        return F.normalize(self.text_proj(states[:, text.symbol_position]), dim=-1)
 
     def match_logits(self, text: Tensor, attention_mask: Tensor, image: Tensor) -> Tensor:
         """ITM logits (B, 2) of paired text states (B, L, d) and image tokens (B, N, D)."""
@@ -278,15 +350,11 @@ class FashionSAP(nn.Module):
         hidden = fused.hidden  # (B, L, d)
         fsis = ptp = trp = its = itm = None
         if cfg.fsis:
-            if text.symbol_position < 0:
-                raise ConfigError("FSIS is on but the text batch has no symbol token")
-            fsis = FSISOutput(
-                F.normalize(self.symbol_adapter(txt.tokens[:, text.symbol_position]), dim=-1),
-                F.normalize(self.image_adapter(image.tokens[:, 0]), dim=-1),
-            )
+            fsis = FSISOutput(self.encode_symbol(txt.tokens, text), image.emb)
         if cfg.ptp:
             where = text.mlm_labels != -100  # (B, L)
-            ptp = TokenOutput(self.mlm_head(hidden[where]), text.mlm_labels[where])  # (M, V)
+            labels = self.mlm_head.targets(text.mlm_labels[where])  # (M,) decoder rows
+            ptp = TokenOutput(self.mlm_head(hidden[where]), labels)  # (M, V)
         if cfg.trp:
             trp = TokenOutput(self.trp_head(hidden), text.trp_labels)  # (B, L, 2)
         if cfg.its:

@@ -89,13 +89,22 @@ def _build(config: FashionSAPConfig, overrides: dict[str, object]) -> FashionSAP
 
 #: Tests and the smoke profile: random 2-layer BERT of width 64, ViT-tiny at 32 px.
 TINY = FashionSAPConfig()
-#: A 2-core machine: random BERT of width 128 (2 text + 2 fusion layers), ViT-tiny at 64 px.
+#: A 2-core machine: MiniLM's first 2 layers as text encoder and its third as the fusion layer;
+#: the image side is the proxy-pre-trained small CNN (width 16, 8 x 8 map at 64 px), frozen, its
+#: map pooled to 4 x 4 patch tokens under a trainable top; no dropout (short runs do not overfit).
 CPU = FashionSAPConfig(
+    image_encoder="small_cnn",
     image_size=64,
-    text=TextEncoderConfig(hidden_size=128, num_layers=2, num_heads=4, intermediate_size=512),
-    embed_dim=64,
-    adapter_dim=64,
+    image_width=16,
+    frozen_image=True,
+    image_grid=4,
+    text_pretrained=True,
+    text=TextEncoderConfig(num_layers=2),
+    text_dropout=0.0,
+    fusion_layers=1,
+    embed_dim=128,
     queue_size=1024,
+    momentum=0.95,
 )
 #: MiniLM text side split 3 text + 3 fusion layers, ViT-tiny at 64 px (about 10x CPU's compute).
 SMALL = FashionSAPConfig(
@@ -104,12 +113,11 @@ SMALL = FashionSAPConfig(
     text=TextEncoderConfig(num_layers=3),
     fusion_layers=3,
     embed_dim=128,
-    adapter_dim=128,
     queue_size=4096,
 )
 #: The paper's shape on one GPU: ViT-B/16 at 256 px, 65536-row queues (MiniLM for BERT-base).
 PAPER_VIT = dataclasses.replace(
-    SMALL, image_encoder="vit_b16", image_size=256, embed_dim=256, adapter_dim=256, queue_size=65536
+    SMALL, image_encoder="vit_b16", image_size=256, embed_dim=256, queue_size=65536
 )
 
 
@@ -121,7 +129,7 @@ def fashionsap_tiny(**overrides: object) -> FashionSAP:
 
 @register_model
 def fashionsap_cpu(**overrides: object) -> FashionSAP:
-    """FashionSAP sized for the cpu profile (random text side of width 128)."""
+    """FashionSAP sized for the cpu profile (MiniLM text side, frozen pre-trained small CNN)."""
     return _build(CPU, overrides)
 
 

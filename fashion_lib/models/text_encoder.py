@@ -19,6 +19,8 @@ from transformers.models.bert.modeling_bert import BertLayer, BertPredictionHead
 from fashion_lib.data.prompts import minilm_path
 from fashion_lib.errors import ConfigError
 
+IGNORE = -100  # the label of unscored positions
+
 
 @dataclass(frozen=True)
 class TextEncoderConfig:
@@ -94,17 +96,23 @@ class TextEncoder(nn.Module):
         return cls(BertModel(config.bert_config(), add_pooling_layer=False))
 
     @classmethod
-    def from_minilm(cls, vocab_size: int, num_layers: int) -> tuple[TextEncoder, list[BertLayer]]:
+    def from_minilm(
+        cls, vocab_size: int, num_layers: int, dropout: float | None = None
+    ) -> tuple[TextEncoder, list[BertLayer]]:
         """MiniLM's first `num_layers` layers, vocabulary resized to `vocab_size`.
 
         Args:
             vocab_size: tokenizer length; the rows beyond MiniLM's 30522 (the symbols) are new.
             num_layers: layers kept for the text encoder (1..6).
+            dropout: hidden and attention dropout of every layer (None: MiniLM's 0.1).
 
         Returns:
             The encoder and MiniLM's remaining layers (to initialise the fusion encoder).
         """
-        bert = BertModel.from_pretrained(str(minilm_path()))  # the checkpoint has a pooler ...
+        extra = {} if dropout is None else {"hidden_dropout_prob": dropout}
+        if dropout is not None:
+            extra["attention_probs_dropout_prob"] = dropout
+        bert = BertModel.from_pretrained(str(minilm_path()), **extra)  # it has a pooler ...
         bert.pooler = None  # ... which FashionSAP never uses
         layers = list(bert.encoder.layer)
         if not 1 <= num_layers <= len(layers):
@@ -121,14 +129,36 @@ class MaskedLMHead(nn.Module):
     Args:
         config: the text encoder's `BertConfig` (width, activation, LayerNorm eps).
         embeddings: the token embedding table the decoder reuses.
+        vocab: (V',) token ids the decoder scores (None: every row of `embeddings`). A corpus
+            that uses a few thousand word pieces needs no 30,531-way softmax: restricting the rows
+            makes the tied decoder affordable on a CPU, and `targets` maps labels to its rows.
     """
 
-    def __init__(self, config: BertConfig, embeddings: nn.Embedding) -> None:
+    def __init__(
+        self, config: BertConfig, embeddings: nn.Embedding, vocab: Tensor | None = None
+    ) -> None:
         super().__init__()
         self.transform = BertPredictionHeadTransform(config)
         self.embeddings = embeddings
-        self.bias = nn.Parameter(torch.zeros(embeddings.num_embeddings))
+        rows = embeddings.num_embeddings if vocab is None else len(vocab)
+        self.bias = nn.Parameter(torch.zeros(rows))
+        if vocab is None:
+            self.vocab = self.lookup = None
+        else:
+            lookup = torch.full((embeddings.num_embeddings,), IGNORE, dtype=torch.long)
+            lookup[vocab] = torch.arange(len(vocab))
+            self.register_buffer("vocab", vocab.long(), persistent=False)
+            self.register_buffer("lookup", lookup, persistent=False)
+
+    def targets(self, labels: Tensor) -> Tensor:
+        """Token-id labels -> decoder rows (ids outside `vocab`, and -100, become -100)."""
+        if self.lookup is None:
+            return labels
+        return torch.where(labels == IGNORE, labels, self.lookup[labels.clamp(min=0)])
 
     def forward(self, hidden: Tensor) -> Tensor:
-        """(..., d) fused features -> (..., V) vocabulary logits."""
-        return F.linear(self.transform(hidden), self.embeddings.weight, self.bias)
+        """(..., d) fused features -> (..., V') logits over the decoder's vocabulary."""
+        weight = (
+            self.embeddings.weight if self.vocab is None else self.embeddings.weight[self.vocab]
+        )
+        return F.linear(self.transform(hidden), weight, self.bias)
