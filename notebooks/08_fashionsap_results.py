@@ -70,7 +70,10 @@ from fashion_lib.experiments.fashionsap_train import build_pretrain_model
 
 settings = sap.sap_settings(profile)
 main_encoder, resnet_encoder = (
-    build_pretrain_model(settings, VARIANTS[v]).config.image_encoder for v in ("full", "full_r50")
+    build_pretrain_model(settings, VARIANTS[v]).config.image_encoder
+    if v in settings.variants
+    else None
+    for v in ("full", "full_r50")
 )
 split = fashiongen_split(str(world_root(profile)), "validation")
 products = len(split.products())
@@ -235,7 +238,7 @@ display(means.T.round(3), Markdown(sap.tie_sentence(ties, profile)))
 # and of the test queries; the warm-up is shared by every seed, so its variance is not covered.
 
 # %%
-print(f"FashionSAP row: {main_encoder}; Resnet50 row: {resnet_encoder}")
+print(f"FashionSAP row: {main_encoder}; Resnet50 row: {resnet_encoder or 'not trained'}")
 claims = sc.results_claims(main_encoder, resnet_encoder)
 verdicts = sc.judge_claims(claims, profile)
 display(verdicts[["source", *sc.VERDICT_COLUMNS]].round(2))

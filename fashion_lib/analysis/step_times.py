@@ -181,7 +181,8 @@ def fashionsap_step_times(
 ) -> pd.DataFrame:
     """Median ms per AdamW step of FashionSAP per pre-training task mix and per downstream head.
 
-    Pre-training: every variant of ``VARIANTS`` at its stage's batch size. Downstream: retrieval
+    Pre-training: every variant the profile trains at its stage's batch size, on the cached maps
+    where the image side is frozen (as the runs train). Downstream: retrieval
     fine-tuning (ITS + ITM on plain text), category and sub-category recognition, and TMIR, each on
     the "full" variant's model.
     """
@@ -212,26 +213,37 @@ def fashionsap_step_times(
 
     with torch_threads(s.threads):
         torch.manual_seed(0)
-        for variant, spec in VARIANTS.items():
-            model = ft.build_pretrain_model(s, spec)
+        for variant in s.variants:
+            model = fp.profile_model(VARIANTS[variant], profile)
+            maps = fp.frozen_maps(model, profile, "FashionGen", "train")
             batches = fp.pair_batches(
-                profile, "train", model.config.text_config(), s.pretrain.batch_size, 0
+                profile, "train", model.config.text_config(), s.pretrain.batch_size, 0, maps=maps
             )
             loss_fn = ft.pretrain_loss(model.config.alpha, 0, 0)
             measure(f"pre-train {variant}", "FashionSAP pre-training", model, loss_fn, batches)
-        base = FashionSAP(retrieval_config(ft.build_pretrain_model(s, VARIANTS["full"]).config))
+        base = FashionSAP(retrieval_config(fp.profile_model(VARIANTS["full"], profile).config))
+        main = fp.frozen_maps(base, profile, "FashionGen", "train")
         batches = fp.pair_batches(
-            profile, "train", fp.plain_text(profile), s.retrieval.batch_size, 0, per_product=True
+            profile,
+            "train",
+            fp.plain_text(profile),
+            s.retrieval.batch_size,
+            0,
+            per_product=True,
+            maps=main,
         )
         loss_fn = ft.pretrain_loss(base.config.alpha, 0, 0)
         measure("retrieval", "FashionSAP downstream", base, loss_fn, batches)
         for level, classes in LEVELS.items():
             head = FashionSAPClassifier(base, classes)
             batches = fp.pair_batches(
-                profile, "train", fp.plain_text(profile), s.recognition.batch_size, 0
+                profile, "train", fp.plain_text(profile), s.recognition.batch_size, 0, maps=main
             )
             measure(level, "FashionSAP downstream", head, ft.recognition_loss_fn(level), batches)
         split = fp.fashioniq_split(root, "train", s.image_size)
-        batches = TripletBatches(split, plain, s.tmir.batch_size, 0, s.image_size, s.augment)
+        iq_maps = fp.frozen_maps(base, profile, "FashionIQ", "train")
+        batches = TripletBatches(
+            split, plain, s.tmir.batch_size, 0, s.image_size, s.augment, maps=iq_maps
+        )
         measure("tmir", "FashionSAP downstream", FashionSAPTMIR(base), ft.tmir_loss_fn(), batches)
     return pd.DataFrame(rows)

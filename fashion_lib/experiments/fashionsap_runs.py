@@ -48,6 +48,7 @@ import torch
 
 from fashion_lib.data.vl_data import TripletBatches
 from fashion_lib.engine import find_finished_run
+from fashion_lib.engine.workers import in_workers  # the spawned pool M3-Net's runs use too
 from fashion_lib.errors import ConfigError
 from fashion_lib.evidence import PerQuery, read_group
 from fashion_lib.experiments import fashionsap_eval as ev
@@ -80,7 +81,6 @@ from fashion_lib.experiments.fashionsap_train import (
     recognition_loss_fn,
     tmir_loss_fn,
 )
-from fashion_lib.experiments.m3net_runs import _in_workers as in_workers  # one spawned pool
 from fashion_lib.models.fashionsap import FashionSAP
 from fashion_lib.models.fashionsap_tasks import FashionSAPClassifier, FashionSAPTMIR
 from fashion_lib.profiles import get_profile
@@ -113,17 +113,7 @@ __all__ = [
 
 LEVELS = {"category": 48, "subcategory": 121}
 #: The evidence groups each downstream task records beside its run (`fashionsap_eval`).
-EVIDENCE: dict[str, tuple[str, ...]] = {
-    "retrieval": tuple(
-        f"{protocol}/{direction}_{kind}"
-        for protocol in ("full", "subset")
-        for direction in ("i2t", "t2i")
-        for kind in ("rank", "ties")
-    ),
-    "cr": ("cr/correct",),
-    "scr": ("scr/correct",),
-    "tmir": ("tmir/rank",),
-}
+EVIDENCE = ev.EVIDENCE  # the evidence groups each downstream task writes
 
 
 def _task_config(variant: str, seed: int, profile: str, task: str) -> tuple[str, dict]:

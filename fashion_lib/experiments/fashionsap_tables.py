@@ -27,6 +27,7 @@ import pandas as pd
 
 from fashion_lib.errors import ConfigError
 from fashion_lib.experiments import fashionsap_reference as reference
+from fashion_lib.experiments.fashionsap_settings import sap_settings
 
 __all__ = ["ABLATION", "REFERENCE_ROW", "TABLES", "TableSpec", "table_from"]
 
@@ -122,7 +123,10 @@ def table_from(
         raise ConfigError(f"unknown FashionSAP table {name!r}; choose one of {list(TABLES)}")
     spec = TABLES[name]
     records = []
+    trained = sap_settings(profile).variants
     for model, variant in spec.rows.items():
+        if variant not in trained and variant != reference.REFERENCE:
+            continue  # a row this profile does not train (cpu: "full_r50")
         for seed in seeds:
             row: dict[str, object] = {
                 "model": model,
