@@ -86,7 +86,7 @@ from fashion_lib.experiments.fashionsap_pretrain import (
     tokenizer,
 )
 from fashion_lib.experiments.fashionsap_settings import VARIANTS
-from fashion_lib.experiments.fashionsap_train import build_pretrain_model, train_config
+from fashion_lib.experiments.fashionsap_train import train_config
 from fashion_lib.losses import fashionsap as losses
 from fashion_lib.losses.fashionsap import FashionSAPLoss, fsis_loss, itm_loss, its_loss, token_loss
 from fashion_lib.models.fashionsap import FashionSAP, sample_hard_negatives
@@ -104,20 +104,9 @@ f64 = torch.float64  # the worked examples compute in double precision
 # cosine schedule) per training stage.
 
 # %%
-stages = ["warmup", "pretrain", "retrieval", "recognition", "tmir"]
-table = {name: dataclasses.asdict(getattr(settings, name)) for name in stages}
-display(pd.DataFrame(table).T)
-encoders = {}
-for v in settings.variants:
-    encoders[v] = build_pretrain_model(settings, VARIANTS[v]).config.image_encoder
-print(f"model {settings.model}, image encoders {encoders}")
-print(f"{settings.image_size} px, text <= {settings.max_text_length} tokens")
-built = build_pretrain_model(settings, VARIANTS["albef"]).config
-print(f"momentum {built.momentum}, queues of {built.queue_size} rows")
-print(f"seeds {settings.seeds}")
-if len(settings.variants) < len(VARIANTS):
-    missing = sorted(set(VARIANTS) - set(settings.variants))
-    print(f"not trained on this profile: {missing} (see the decision below)")
+stage_table, facts = sap_runs.settings_overview(settings)
+print("\n".join(facts))
+stage_table
 
 # %% [markdown]
 # > **Decision: an ALBEF-style warm-up instead of ALBEF.** ALBEF's 14M-image checkpoint cannot be
@@ -160,10 +149,12 @@ torch.manual_seed(0)
 model = profile_model(VARIANTS["full"], profile)
 stage = settings.pretrain
 text_config = model.config.text_config()
-maps = frozen_maps(model, profile, "FashionGen", "train")  # None: the encoder reads images
-batches = pair_batches(profile, "train", text_config, stage.batch_size, 0, maps=maps)
+maps = frozen_maps(model, profile, "FashionGen", "train")  # None: no cache
+batches = pair_batches(
+    profile, "train", text_config, stage.batch_size, 0, maps=maps
+)  # fmt: skip
 batch = next(batches.iter_epoch(0))
-what = "(B, 3, S, S) images" if maps is None else "(B, C, h, w) cached maps of the frozen CNN"
+what = "(B, 3, S, S) images" if maps is None else "(B, C, h, w) cached maps"
 print(f"images {tuple(batch.images.shape)} {what}")
 print(f"token ids {tuple(batch.text.input_ids.shape)} (B, L)")
 print(f"products {batch.product_ids.tolist()}")
@@ -483,13 +474,8 @@ runs
 # ({numref}`fig-sap-pretrain-loss`).
 
 # %% mystnb={"figure": {"caption": "Pre-training losses per task: the ALBEF-style warm-ups (ITS, ITM), then every variant continued from its warm-up; bands span the seeds.", "name": "fig-sap-pretrain-loss"}}
-warmup_of = {v: "ResNet" if VARIANTS[v].cnn else "main" for v in settings.variants}
-curves = sap_runs.loss_curves(warmups, pretrained, warmup_of)
-lines = dict(x="step", y="loss", hue="variant", kind="line")
-facets = dict(col="task", col_wrap=3, height=2.6, aspect=1.3)
-bands = dict(errorbar=("pi", 100), facet_kws={"sharey": False})
-grid = sns.relplot(curves, **lines, **facets, **bands)
-grid = grid.set_titles("{col_name}")  # assigned: the figure is the only output
+curves = sap_runs.loss_curves(warmups, pretrained)
+grid = sap_runs.loss_grid(curves)  # assigned: the figure is the only output
 
 # %% [markdown]
 # ### Learning curves on the validation split
@@ -500,7 +486,7 @@ grid = grid.set_titles("{col_name}")  # assigned: the figure is the only output
 # after it ({numref}`fig-sap-val-curves`).
 
 # %% tags=["hide-input"] mystnb={"figure": {"caption": "Validation full-protocol mean R@1 against step: the warm-up, then every variant continued from it; bands span the seeds.", "name": "fig-sap-val-curves"}}
-val_curves = sap_runs.validation_curves(warmups, pretrained, warmup_of)
+val_curves = sap_runs.validation_curves(warmups, pretrained)
 grid = sns.relplot(
     val_curves, x="step", y="val_mean_r1", hue="variant", kind="line", marker="o",
     errorbar=("pi", 100), height=3.2, aspect=2.0,
@@ -535,7 +521,7 @@ grid = grid.set_titles("{col_name}")
 
 # %%
 last = cosines[cosines["step"] == cosines["step"].max()]
-last.pivot_table(index="variant", columns="pair", values="cosine", aggfunc="mean").round(3)
+last.pivot_table("cosine", "variant", "pair", "mean").round(3)
 
 # %% [markdown]
 # ## What each task learned
@@ -571,9 +557,7 @@ sap_runs.trivial_scores(held_out).round(2).to_frame()
 
 # %%
 cost = sap_runs.cost_frame(warmups, runs)
-display(cost.round(1))
-total = f"**{cost['wall_s'].sum() / 60:.1f} min** ({profile} profile)"
-display(Markdown(f"Total training time of this chapter: {total}."))
+display(cost.round(1), Markdown(sap_runs.cost_sentence(cost, profile)))
 
 # %% [markdown]
 # ## Errata and choices

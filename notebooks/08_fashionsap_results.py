@@ -40,8 +40,8 @@
 #   not the absolute values, are compared;
 # - judge a claim from per-query evidence paired across models and seeds: a bootstrap interval of
 #   the difference, a stated δ, and Holm's correction across the chapter's claims;
-# - tell tied scores from collapsed embeddings, and read every R@K beside what chance scores;
-# - say what FashionSAP's machinery buys over a linear model of the same features;
+# - read every R@K beside what chance and a linear model of the same features score, and say
+#   what FashionSAP's machinery buys over that model;
 # - recompute a printed Mean R@1 from its I2T and T2I columns and spot an erratum.
 #
 # Symbols used: {term}`ITS`, {term}`ITM`, {term}`R@K`, {term}`subset protocol`,
@@ -238,7 +238,8 @@ display(means.T.round(3), Markdown(sap.tie_sentence(ties, profile)))
 # and of the test queries; the warm-up is shared by every seed, so its variance is not covered.
 
 # %%
-print(f"FashionSAP row: {main_encoder}; Resnet50 row: {resnet_encoder or 'not trained'}")
+resnet_row = resnet_encoder or "not trained on this profile"
+print(f"FashionSAP row: {main_encoder}; Resnet50 row: {resnet_row}")
 claims = sc.results_claims(main_encoder, resnet_encoder)
 verdicts = sc.judge_claims(claims, profile)
 display(verdicts[["source", *sc.VERDICT_COLUMNS]].round(2))

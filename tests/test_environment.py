@@ -51,7 +51,9 @@ def imported_distributions() -> set[str]:
                     modules.update(a.name.split(".")[0] for a in node.names)
                 elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
                     modules.add(node.module.split(".")[0])
-    local = {"fashion_lib", "conftest"} | {p.stem for p in (ROOT / "tests").glob("*.py")}
+    local = {"fashion_lib", "conftest"} | {
+        p.stem for folder in ("tests", "benchmarks") for p in (ROOT / folder).glob("*.py")
+    }  # sibling modules a test or a benchmark imports
     third_party = modules - set(sys.stdlib_module_names) - local
     providers = packages_distributions()
     missing = sorted(m for m in third_party if m not in providers)

@@ -74,6 +74,7 @@ def test_pages_are_not_chapters_and_titles_come_from_sources() -> None:
     table = landing.chapter_table(("smoke", "gpu"))
     assert table.index[-1] == "all" and len(table) == sum(map(is_chapter, sources)) + 1
     assert set(table["gpu"]) == {NOT_MEASURED}
+    assert table.index.is_unique and {"04a", "04b"} <= set(table.index)  # chapter 04's two files
 
 
 def test_reading_paths_name_existing_chapters_in_order() -> None:

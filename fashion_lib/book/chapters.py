@@ -11,7 +11,7 @@ from pathlib import Path
 
 from fashion_lib import paths
 
-__all__ = ["FIRST_PAGE", "chapter_title", "discover", "is_chapter"]
+__all__ = ["FIRST_PAGE", "chapter_labels", "chapter_title", "discover", "is_chapter"]
 
 FIRST_PAGE = 90  # the first number of the book's own pages
 
@@ -19,6 +19,17 @@ FIRST_PAGE = 90  # the first number of the book's own pages
 def discover(notebooks_dir: Path = paths.NOTEBOOKS_DIR) -> list[Path]:
     """Return the sources `NN_name.py` (chapters, then the book's pages) in reading order."""
     return sorted(p for p in notebooks_dir.glob("[0-9][0-9]_*.py"))
+
+
+def chapter_labels(sources: list[Path]) -> list[str]:
+    """Each source's chapter number, lettered where a chapter spans files ("04a", "04b")."""
+    numbers = [s.stem[:2] for s in sources]
+    seen: dict[str, int] = {}
+    labels = []
+    for n in numbers:
+        seen[n] = seen.get(n, 0) + 1
+        labels.append(n + "abcdefghij"[seen[n] - 1] if numbers.count(n) > 1 else n)
+    return labels
 
 
 def is_chapter(source: Path) -> bool:

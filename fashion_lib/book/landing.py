@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from fashion_lib import paths
-from fashion_lib.book.chapters import chapter_title, discover, is_chapter
+from fashion_lib.book.chapters import chapter_labels, chapter_title, discover, is_chapter
 from fashion_lib.book.timings import time_table
 from fashion_lib.data.atelier.draw import Knobs, draw_fashiongen
 from fashion_lib.data.atelier.gallery import fashionai_examples
@@ -168,5 +168,5 @@ def chapter_table(profiles: tuple[str, ...] = ("smoke", "cpu", "gpu", "paper")) 
     times = time_table([s.stem for s in sources], profiles)
     titles = [chapter_title(s) for s in sources] + [""]
     times.insert(0, "title", titles)
-    times.index = [s.stem[:2] for s in sources] + ["all"]
+    times.index = [*chapter_labels(sources), "all"]
     return times.rename_axis("chapter")

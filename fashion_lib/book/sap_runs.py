@@ -9,24 +9,32 @@ trivial predictors score on the held-out batches.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable, Mapping
 
 import pandas as pd
+import seaborn as sns
 import torch
 
 from fashion_lib.data.masking import IGNORE, TextBatch
 from fashion_lib.experiments.fashionsap_pretrain import SAPRun
+from fashion_lib.experiments.fashionsap_settings import VARIANTS, SAPSettings
+from fashion_lib.experiments.fashionsap_train import build_pretrain_model
 from fashion_lib.results import seed_summary
 
 __all__ = [
     "TASKS",
+    "WARMUP_OF",
     "cost_frame",
+    "cost_sentence",
     "fsis_cosines",
     "loss_curves",
+    "loss_grid",
     "metric_summary",
     "plateau_check",
     "plateau_sentence",
     "runs_frame",
+    "settings_overview",
     "trivial_scores",
     "validation_curves",
     "warmup_frame",
@@ -98,10 +106,54 @@ def _curve_rows(variant: str, seed: int, run: SAPRun, offset: int) -> list[dict]
     ]
 
 
+def settings_overview(settings: SAPSettings) -> tuple[pd.DataFrame, list[str]]:
+    """The profile's training stages as a table, and the facts of the model it builds: registry
+    name, image encoder per variant, input sizes, momentum and queue, seeds, untrained variants."""
+    stages = ("warmup", "pretrain", "retrieval", "recognition", "tmir")
+    table = pd.DataFrame({n: dataclasses.asdict(getattr(settings, n)) for n in stages}).T
+    encoders = {
+        v: build_pretrain_model(settings, VARIANTS[v]).config.image_encoder
+        for v in settings.variants
+    }
+    built = build_pretrain_model(settings, VARIANTS["albef"]).config
+    facts = [
+        f"model {settings.model}, image encoders {encoders}",
+        f"{settings.image_size} px, text <= {settings.max_text_length} tokens",
+        f"momentum {built.momentum}, queues of {built.queue_size} rows",
+        f"seeds {settings.seeds}",
+    ]
+    missing = sorted(set(VARIANTS) - set(settings.variants))
+    if missing:
+        facts.append(f"not trained on this profile: {missing} (see the decision below)")
+    return table, facts
+
+
+def loss_grid(curves: pd.DataFrame) -> sns.FacetGrid:
+    """One panel per task of `loss_curves`, one line per variant (band: min to max over seeds)."""
+    grid = sns.relplot(
+        curves,
+        x="step",
+        y="loss",
+        hue="variant",
+        kind="line",
+        col="task",
+        col_wrap=3,
+        height=2.6,
+        aspect=1.3,
+        errorbar=("pi", 100),
+        facet_kws={"sharey": False},
+    )
+    return grid.set_titles("{col_name}")
+
+
+#: The warm-up each variant continues (the names chapter 07 gives `sap.warmup`'s runs).
+WARMUP_OF = {v: "ResNet" if spec.cnn else "main" for v, spec in VARIANTS.items()}
+
+
 def loss_curves(
     warmups: Mapping[str, SAPRun],
     pretrained: Mapping[tuple[str, int], SAPRun],
-    warmup_of: Mapping[str, str],
+    warmup_of: Mapping[str, str] = WARMUP_OF,
 ) -> pd.DataFrame:
     """Long frame (variant, seed, step, task, loss) of every logged step of every run.
 
@@ -112,11 +164,8 @@ def loss_curves(
             that warm-up's last step.
     """
     rows = []
-    for name, run in warmups.items():
-        rows += _curve_rows(f"warm-up ({name})", 0, run, 0)
-    for (variant, seed), run in pretrained.items():
-        offset = warmups[warmup_of[variant]].history[-1]["step"]
-        rows += _curve_rows(variant, seed, run, offset)
+    for label, seed, run, offset in _runs_in_order(warmups, pretrained, warmup_of):
+        rows += _curve_rows(label, seed, run, offset)
     return pd.DataFrame(rows)
 
 
@@ -131,7 +180,7 @@ def _runs_in_order(warmups, pretrained, warmup_of):
 def validation_curves(
     warmups: Mapping[str, SAPRun],
     pretrained: Mapping[tuple[str, int], SAPRun],
-    warmup_of: Mapping[str, str],
+    warmup_of: Mapping[str, str] = WARMUP_OF,
 ) -> pd.DataFrame:
     """Long frame (variant, seed, step, val_mean_r1) of every measured curve point; the variants'
     steps are counted after their warm-up's last step (arguments as `loss_curves`)."""
@@ -205,6 +254,12 @@ def cost_frame(warmups: Mapping[str, SAPRun], runs: pd.DataFrame) -> pd.DataFram
     names = runs["variant"] + " seed " + runs["seed"].astype(str)
     frames = [pd.DataFrame(warm), runs.assign(run=names)[["run", "wall_s"]]]
     return pd.concat(frames, ignore_index=True)
+
+
+def cost_sentence(cost: pd.DataFrame, profile: str) -> str:
+    """The chapter's total training time in one Markdown sentence (from `cost_frame`)."""
+    total = cost["wall_s"].sum() / 60
+    return f"Total training time of this chapter: **{total:.1f} min** ({profile} profile)."
 
 
 def trivial_scores(texts: Iterable[TextBatch]) -> pd.Series:
