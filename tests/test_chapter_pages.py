@@ -1,7 +1,7 @@
 """Clean chapter pages: setup hidden, no lint escapes, short visible code.
 
-The page shows about 80 columns and a reader should not scroll past ~150 lines of code. Chapters
-join `CLEAN` as they are cleaned (issue 13).
+The page shows about 80 columns and a reader should not scroll past ~150 lines of code. Every
+source of the book is checked: a new chapter must join `CLEAN`.
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ import jupytext
 import pytest
 
 from fashion_lib import paths
+from fashion_lib.book.chapters import discover
 
 CLEAN = (
     "00_overview",
@@ -32,6 +33,10 @@ CLEAN = (
 HIDDEN = {"hide-input", "hide-cell", "remove-input", "remove-cell", "solution"}
 MAX_VISIBLE_LINES = 150
 MAX_COLUMNS = 80
+
+
+def test_every_page_of_the_book_is_checked() -> None:
+    assert sorted(CLEAN) == [s.stem for s in discover(paths.NOTEBOOKS_DIR)]
 
 
 def visible_code(name: str) -> list[str]:
