@@ -147,6 +147,22 @@ def tokenizer():
 
 
 @pytest.fixture(scope="module")
+def smoke_env(tmp_path_factory: pytest.TempPathFactory):
+    """A fresh smoke world and an empty runs folder for a module, selected through the
+    environment (``FASHION_DATA_ROOT``, ``FASHION_RUNS_DIR``); yields their parent folder."""
+    from fashion_lib.data.atelier.make import make_world
+    from fashion_lib.paths import dataset_root
+    from fashion_lib.profiles import get_profile
+
+    root = tmp_path_factory.mktemp("smoke-env")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("FASHION_DATA_ROOT", str(root / "data"))
+        mp.setenv("FASHION_RUNS_DIR", str(root / "runs"))
+        make_world(get_profile("smoke"), out=dataset_root("smoke", True), workers=1)
+        yield root
+
+
+@pytest.fixture(scope="module")
 def one_thread():
     """One torch thread for a module (opt in with ``pytest.mark.usefixtures("one_thread")``): on a
     shared 2-core machine one thread is several times faster than two that contend."""

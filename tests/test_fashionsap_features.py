@@ -2,30 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 import torch
 
 from fashion_lib import paths
-from fashion_lib.data.atelier.make import make_world
 from fashion_lib.data.retrieval_data import normalise
 from fashion_lib.experiments import fashionsap_features as ff
 from fashion_lib.experiments.backbone_pretrain import world_root
 from fashion_lib.experiments.fashionsap_pretrain import fashiongen_split, fashioniq_split
-from fashion_lib.paths import dataset_root
-from fashion_lib.profiles import get_profile
-
-
-@pytest.fixture(scope="module")
-def smoke_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    root = tmp_path_factory.mktemp("sapfeat")
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("FASHION_DATA_ROOT", str(root / "data"))
-        mp.setenv("FASHION_RUNS_DIR", str(root / "runs"))
-        make_world(get_profile("smoke"), out=dataset_root("smoke", True), workers=1)
-        yield root
 
 
 def test_maps_match_the_backbone_and_are_cached(smoke_env: Path) -> None:

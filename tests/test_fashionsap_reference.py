@@ -4,7 +4,6 @@ query by query with the FashionSAP runs' on a smoke world."""
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -12,7 +11,6 @@ import pytest
 import torch
 from torch.nn import functional as F
 
-from fashion_lib.data.atelier.make import make_world
 from fashion_lib.errors import ConfigError
 from fashion_lib.evidence import EVIDENCE_FILE, read_evidence
 from fashion_lib.experiments import fashionsap_eval as ev
@@ -21,7 +19,6 @@ from fashion_lib.experiments.backbone_pretrain import world_root
 from fashion_lib.experiments.fashionsap_pretrain import fashiongen_split
 from fashion_lib.experiments.fashionsap_settings import Stage
 from fashion_lib.experiments.fashionsap_tables import REFERENCE_ROW, TABLES
-from fashion_lib.paths import dataset_root
 from fashion_lib.profiles import get_profile
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -79,16 +76,6 @@ def test_the_linear_dual_encoder_learns_a_separable_world(tmp_path: Path) -> Non
     with torch.no_grad():
         scores = ev.full_protocol(model.embed(0, images), model.embed(1, vocab), owner)
     assert scores["i2t_r1"] > 80 and scores["t2i_r1"] > 80  # chance: 2.5%
-
-
-@pytest.fixture(scope="module")
-def smoke_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    root = tmp_path_factory.mktemp("sapref")
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("FASHION_DATA_ROOT", str(root / "data"))
-        mp.setenv("FASHION_RUNS_DIR", str(root / "runs"))
-        make_world(get_profile("smoke"), out=dataset_root("smoke", True), workers=1)
-        yield root
 
 
 def test_held_out_rows_are_whole_products(smoke_env: Path) -> None:

@@ -11,7 +11,6 @@ import pytest
 import torch
 from sklearn.metrics import f1_score
 
-from fashion_lib.data.atelier.make import make_world
 from fashion_lib.errors import ConfigError
 from fashion_lib.evidence import EVIDENCE_FILE, PerQuery, hits_at, read_evidence
 from fashion_lib.experiments import fashionsap_data as data
@@ -21,7 +20,6 @@ from fashion_lib.experiments import fashionsap_runs as runs
 from fashion_lib.experiments import fashionsap_train
 from fashion_lib.experiments.fashionsap_tables import TABLES
 from fashion_lib.paths import dataset_root
-from fashion_lib.profiles import get_profile
 from fashion_lib.results import paper_table
 
 
@@ -152,16 +150,12 @@ SIZE = runs.sap_settings("smoke").image_size
 
 
 @pytest.fixture(scope="module")
-def smoke_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    root = tmp_path_factory.mktemp("sap")
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("FASHION_DATA_ROOT", str(root / "data"))
-        mp.setenv("FASHION_RUNS_DIR", str(root / "runs"))
-        make_world(get_profile("smoke"), out=dataset_root("smoke", True), workers=1)
-        for cached in CACHES:
-            cached.cache_clear()
-        torch.set_num_threads(1)
-        yield root
+def smoke_env(smoke_env: Path) -> Iterator[Path]:
+    """conftest's smoke world, with the data caches of earlier worlds cleared, on one thread."""
+    for cached in CACHES:
+        cached.cache_clear()
+    torch.set_num_threads(1)
+    yield smoke_env
     for cached in CACHES:
         cached.cache_clear()
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -12,7 +11,6 @@ import pytest
 import torch
 
 from fashion_lib import results
-from fashion_lib.data.atelier.make import make_world
 from fashion_lib.data.retrieval_data import LazyImages
 from fashion_lib.data.samplers import TripletSampler
 from fashion_lib.engine import workers
@@ -21,20 +19,6 @@ from fashion_lib.evidence import EVIDENCE_FILE, read_evidence
 from fashion_lib.experiments import backbone_pretrain, m3net_training
 from fashion_lib.experiments import m3net_runs as runs
 from fashion_lib.experiments import m3net_selection as selection
-from fashion_lib.paths import dataset_root
-from fashion_lib.profiles import get_profile
-
-
-@pytest.fixture(scope="module")
-def smoke_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    """A smoke world and an empty runs folder, selected through the environment."""
-    root = tmp_path_factory.mktemp("m3")
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("FASHION_DATA_ROOT", str(root / "data"))
-        mp.setenv("FASHION_RUNS_DIR", str(root / "runs"))
-        make_world(get_profile("smoke"), out=dataset_root("smoke", True), workers=1)
-        yield root
-
 
 METRICS = ("ap_all", "ap_100", "recall_100")
 
