@@ -17,6 +17,7 @@ import torch
 from matplotlib.figure import Figure
 from torch import Tensor, nn
 
+from fashion_lib.book.m3net_diagram import draw_boxes
 from fashion_lib.data.masking import TextBatch
 from fashion_lib.models.fashionsap import FashionSAP
 
@@ -198,18 +199,8 @@ def fashionsap_diagram(
     labels |= {k: v for k, v in LOSSES.items() if getattr(out, k) is not None}
     fig = Figure(figsize=(13.5, 7.0))
     ax = fig.subplots()
-    boxes = {}
-    for name, label in labels.items():
-        colour = COLOURS[KINDS.get(name, "loss")]
-        style = {"boxstyle": "round,pad=0.4", "facecolor": colour, "edgecolor": "0.3"}
-        x, y = LAYOUT[name]
-        boxes[name] = ax.text(x, y, label, ha="center", va="center", fontsize=7, bbox=style)
-        boxes[name].set_zorder(4)
-    for a, b in EDGES:
-        if a in boxes and b in boxes:
-            arrow = {"arrowstyle": "->", "color": "0.5", "shrinkA": 1, "shrinkB": 1}
-            arrow |= {"patchA": boxes[a].get_bbox_patch(), "patchB": boxes[b].get_bbox_patch()}
-            ax.annotate("", xy=LAYOUT[b], xytext=LAYOUT[a], arrowprops=arrow)
+    colours = {name: COLOURS[KINDS.get(name, "loss")] for name in labels}
+    draw_boxes(ax, labels, LAYOUT, EDGES, colours)
     ax.set(xlim=(-0.2, 13.4), ylim=(-0.2, 8.6))
     ax.axis("off")
     ax.set_title(f"FashionSAP as built: {model.config.image_encoder} image encoder", fontsize=10)
