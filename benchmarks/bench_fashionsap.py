@@ -22,6 +22,7 @@ import torch
 from fashion_lib.data.masking import PLAIN_TEXT, TextProcessor
 from fashion_lib.data.prompts import build_tokenizer
 from fashion_lib.data.vl_data import FashionGenSplit
+from fashion_lib.engine import autocast, resolve_amp
 from fashion_lib.experiments import fashionsap_eval as ev
 from fashion_lib.experiments.backbone_pretrain import world_root
 from fashion_lib.experiments.fashionsap_pretrain import frozen_maps, pair_batches, profile_model
@@ -31,18 +32,21 @@ from fashion_lib.experiments.fashionsap_train import build_pretrain_model, pretr
 
 def step_times(variant: str, profile: str, steps: int) -> tuple[float, float]:
     """Median (wall, cpu) seconds of one pre-training step of `variant` (first step excluded),
-    on the batches the runs use (cached maps where the image encoder is frozen)."""
+    on the batches the runs use (cached maps where the image encoder is frozen), in the stage's
+    precision."""
     settings = sap_settings(profile)
     model = profile_model(VARIANTS[variant], profile)
     maps = frozen_maps(model, profile, "FashionGen", "train")
     text = model.config.text_config()
     batches = pair_batches(profile, "train", text, settings.pretrain.batch_size, 0, maps=maps)
     loss_fn = pretrain_loss(model.config.alpha, 0, 0)
+    precision = resolve_amp(settings.pretrain.amp, torch.device("cpu"))
     optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-4)
     walls, cpus = [], []
     for i, batch in zip(range(steps + 1), batches.iter_epoch(0), strict=False):
         wall, cpu = time.perf_counter(), time.process_time()
-        loss = torch.stack(list(loss_fn(model, batch).values())).sum()
+        with autocast(precision):
+            loss = torch.stack(list(loss_fn(model, batch).values())).sum()
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()

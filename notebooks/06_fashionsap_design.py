@@ -354,8 +354,10 @@ parameter_table(model)
 # > paper's start from BERT. The PTP/MLM decoder predicts among the word pieces the proxy's
 # > training texts use (captions, prompts, symbols and the special tokens) rather than all of
 # > MiniLM's: the proxy's texts use a few hundred, and a 30,531-way softmax per masked token would
-# > cost more than the rest of the step. FSIS compares the symbol and the image in the ITS space
-# > (chapter 07 says why).
+# > cost more than the rest of the step. On the cpu profile MiniLM's 30,522 word-piece rows stay
+# > frozen and only the nine symbols' rows learn (`PartlyFrozenEmbedding`): the table is two
+# > thirds of the model, and updating it cost a third of each step. FSIS compares the symbol and
+# > the image in the ITS space (chapter 07 says why).
 
 # %% [markdown]
 # ## What this chapter produced

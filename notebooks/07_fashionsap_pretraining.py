@@ -577,6 +577,11 @@ display(cost.round(1), Markdown(sap_runs.cost_sentence(cost, profile)))
 # >   and a test checks that a collapsed solution no longer minimises FSIS together with ITS.
 # > - **A decoder restricted to the corpus.** PTP and MLM predict among the word pieces that the
 # >   training texts use (chapter 06), not the whole vocabulary.
+# > - **bf16 on the CPU.** The cpu profile trains every stage under bf16 autocast
+# >   (`Stage.amp`): this machine's processor multiplies bf16 matrices in hardware (AMX), which
+# >   makes a step of all five tasks about four times faster than float32 (with the frozen word
+# >   table and eager attention, `benchmarks/bench_fashionsap.py`). Weights and the optimizer stay
+# >   in float32; on a processor without AMX or AVX512-BF16, bf16 can be slower.
 #
 # **What this chapter produced:** one warm-up per image encoder family and
 # `len(settings.variants) x len(seeds)` pre-trained variants under `runs/`, each with its record

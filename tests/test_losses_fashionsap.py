@@ -149,3 +149,17 @@ def test_a_collapsed_solution_does_not_minimise_fsis_with_its():
     collapsed = objective(constant, constant, constant)
     assert math.isclose(collapsed.item(), math.log(8), rel_tol=1e-5)  # ... ITS is at chance
     assert objective(distinct, distinct, distinct) < 0.01 < collapsed
+
+
+def test_contrastive_logits_stay_float32_under_bf16_autocast():
+    g = torch.Generator().manual_seed(0)
+    emb = F.normalize(torch.randn(8, 16, generator=g), dim=-1).bfloat16()
+    bank = F.normalize(torch.randn(12, 16, generator=g), dim=-1).bfloat16()
+    ids, bank_ids = torch.arange(8), torch.cat([torch.arange(8), torch.arange(20, 24)])
+    tensors = (emb, emb.flip(0), bank, bank.flip(0))
+    # the same bf16 inputs, widened by hand and scored without autocast
+    exact = its_loss(*(t.float() for t in tensors), ids, bank_ids, 0.07, 0.4)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        mixed = its_loss(*tensors, ids, bank_ids, 0.07, 0.4)
+    assert mixed.dtype == torch.float32
+    assert abs(float(mixed) - float(exact)) < 1e-5  # bf16 logits would be off by ~1e-2

@@ -69,3 +69,16 @@ def test_ema_matches_its_closed_form_and_copy_is_frozen():
 def test_gather_without_process_group_is_identity():
     x = torch.randn(3, 2)
     assert gather(x) is x
+
+
+def test_ema_skips_frozen_parameters():
+    online = nn.Linear(2, 2)
+    online.bias.requires_grad_(False)
+    twin = momentum_copy(online)
+    with torch.no_grad():
+        online.weight.fill_(1.0)
+        twin.bias.fill_(5.0)  # a frozen parameter the update must leave alone
+        twin.weight.zero_()
+    ema_update(online, twin, 0.75)
+    assert torch.allclose(twin.weight, torch.full((2, 2), 0.25))
+    assert torch.equal(twin.bias, torch.full((2,), 5.0))

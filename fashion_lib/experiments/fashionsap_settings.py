@@ -62,6 +62,8 @@ class Stage:
         batch_size: global batch size.
         lr: peak learning rate; weight_decay: AdamW decay (not on biases and norms).
         warmup_steps: linear warm-up from `warmup_lr`; min_lr: end of the cosine.
+        amp: autocast mode of the engine ("auto": bf16 on a GPU, full precision on a CPU;
+            "bf16" on a CPU with AMX runs the cpu model's matrix products about 3x faster).
     """
 
     steps: int | None
@@ -72,6 +74,7 @@ class Stage:
     warmup_steps: int = 0
     warmup_lr: float = 0.0
     min_lr: float = 0.0
+    amp: str = "auto"
 
 
 @dataclass(frozen=True)
@@ -171,11 +174,13 @@ SAP_SETTINGS: dict[str, SAPSettings] = {
         cnn_encoder=None,
         image_size=64,
         max_text_length=64,
-        warmup=Stage(300, 0, 64, 3e-4, warmup_steps=30, warmup_lr=1e-5, min_lr=1e-5),
-        pretrain=Stage(60, 0, 64, 3e-4, warmup_steps=20, warmup_lr=1e-5, min_lr=1e-5),
-        retrieval=Stage(100, 0, 64, 1e-4, warmup_steps=10, warmup_lr=1e-5, min_lr=1e-6),
-        recognition=Stage(150, 0, 64, 3e-4, warmup_steps=10, warmup_lr=1e-5, min_lr=1e-5),
-        tmir=Stage(100, 0, 64, 3e-4, 0.2, warmup_steps=10, warmup_lr=1e-5, min_lr=1e-5),
+        warmup=Stage(300, 0, 64, 3e-4, warmup_steps=30, warmup_lr=1e-5, min_lr=1e-5, amp="bf16"),
+        pretrain=Stage(60, 0, 64, 3e-4, warmup_steps=20, warmup_lr=1e-5, min_lr=1e-5, amp="bf16"),
+        retrieval=Stage(100, 0, 64, 1e-4, warmup_steps=10, warmup_lr=1e-5, min_lr=1e-6, amp="bf16"),
+        recognition=Stage(
+            150, 0, 64, 3e-4, warmup_steps=10, warmup_lr=1e-5, min_lr=1e-5, amp="bf16"
+        ),
+        tmir=Stage(100, 0, 64, 3e-4, 0.2, warmup_steps=10, warmup_lr=1e-5, min_lr=1e-5, amp="bf16"),
         seeds=(0, 1, 2, 3, 4),
         subset_queries=200,
         subset_negatives=20,

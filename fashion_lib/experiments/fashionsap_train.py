@@ -99,6 +99,7 @@ def train_config(stage: Stage, seed: int) -> TrainConfig:
         min_lr=stage.min_lr,
         grad_clip=5.0,
         seed=seed,
+        amp=stage.amp,
     )
 
 

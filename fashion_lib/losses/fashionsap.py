@@ -7,6 +7,8 @@ engine sums. Terms of switched-off tasks are absent from the dict.
 
 from __future__ import annotations
 
+import contextlib
+
 import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
@@ -14,6 +16,17 @@ from torch.nn import functional as F
 from fashion_lib.models.fashionsap_outputs import ClassifierOutput, FashionSAPOutput, TMIROutput
 
 IGNORE = -100
+
+
+def float32(like: Tensor) -> contextlib.AbstractContextManager:
+    """Autocast off on `like`'s device: contrastive logits are differences of cosines of a few
+    thousandths, which bf16 (8 bits of mantissa) would round away."""
+    return torch.autocast(device_type=like.device.type, enabled=False)
+
+
+def wide(t: Tensor) -> Tensor:
+    """`t` in float32 at least (bf16 and fp16 widened, float64 kept)."""
+    return t.to(torch.promote_types(t.dtype, torch.float32))
 
 
 def fsis_loss(symbol: Tensor, image: Tensor) -> Tensor:
@@ -79,17 +92,19 @@ def its_loss(
         temperature: tau.
         alpha: distillation weight (0: hard labels only).
     """
-    b = image.shape[0]
-    positives = (ids[:, None] == bank_ids[None, :]).to(image.dtype)  # (B, B + K)
-    hard = positives / positives.sum(dim=1, keepdim=True)
-    with torch.no_grad():
-        soft_i2t = (image_bank[:b] @ text_bank.t() / temperature).softmax(dim=1)  # (B, B + K)
-        soft_t2i = (text_bank[:b] @ image_bank.t() / temperature).softmax(dim=1)
-    target_i2t = alpha * soft_i2t + (1 - alpha) * hard
-    target_t2i = alpha * soft_t2i + (1 - alpha) * hard
-    i2t = _soft_cross_entropy(image @ text_bank.t() / temperature, target_i2t)
-    t2i = _soft_cross_entropy(text @ image_bank.t() / temperature, target_t2i)
-    return (i2t + t2i) / 2
+    with float32(image):
+        image, text, image_bank, text_bank = map(wide, (image, text, image_bank, text_bank))
+        b = image.shape[0]
+        positives = (ids[:, None] == bank_ids[None, :]).to(image.dtype)  # (B, B + K)
+        hard = positives / positives.sum(dim=1, keepdim=True)
+        with torch.no_grad():
+            soft_i2t = (image_bank[:b] @ text_bank.t() / temperature).softmax(dim=1)  # (B, B + K)
+            soft_t2i = (text_bank[:b] @ image_bank.t() / temperature).softmax(dim=1)
+        target_i2t = alpha * soft_i2t + (1 - alpha) * hard
+        target_t2i = alpha * soft_t2i + (1 - alpha) * hard
+        i2t = _soft_cross_entropy(image @ text_bank.t() / temperature, target_i2t)
+        t2i = _soft_cross_entropy(text @ image_bank.t() / temperature, target_t2i)
+        return (i2t + t2i) / 2
 
 
 def itm_loss(logits: Tensor, labels: Tensor) -> Tensor:
@@ -134,6 +149,7 @@ def tmir_loss(out: TMIROutput, target_ids: Tensor) -> dict[str, Tensor]:
         out: query embeddings (from H_f) and target image embeddings, L2-normalised.
         target_ids: (B,) product ids of the target images.
     """
-    logits = out.query_emb @ out.target_emb.t() / out.temperature  # (B, B)
+    with float32(out.query_emb):
+        logits = wide(out.query_emb) @ wide(out.target_emb).t() / out.temperature  # (B, B)
     positives = (target_ids[:, None] == target_ids[None, :]).to(logits.dtype)  # (B, B)
     return {"tmir": _soft_cross_entropy(logits, positives / positives.sum(dim=1, keepdim=True))}

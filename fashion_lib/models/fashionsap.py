@@ -69,6 +69,8 @@ class FashionSAPConfig:
             (cached) map into tokens.
         image_grid: pool the CNN map to this many cells per side (0: keep the map as it is).
         text_dropout: dropout of the text and fusion layers (None: the text config's or MiniLM's).
+        frozen_words: MiniLM's word-piece embeddings stay fixed, the symbols' rows learn.
+        text_attention: transformers' attention implementation of the MiniLM layers.
         fusion_layers: fusion layers (the first ones start from MiniLM's remaining layers).
         embed_dim: ITS embedding width (W_T, W_I outputs; FSIS compares in this space too).
         decoder_vocab: token ids the PTP/MLM decoder predicts among (None: the whole vocabulary).
@@ -89,6 +91,8 @@ class FashionSAPConfig:
     frozen_image: bool = False
     image_grid: int = 0
     text_dropout: float | None = None
+    frozen_words: bool = False
+    text_attention: str = "sdpa"
     fusion_layers: int = 2
     embed_dim: int = 32
     decoder_vocab: tuple[int, ...] | None = field(default=None, repr=False)
@@ -228,7 +232,11 @@ class FashionSAP(nn.Module):
         self.image_encoder = ImageEncoder(config)
         if config.text_pretrained:
             self.text_encoder, spare = TextEncoder.from_minilm(
-                config.text.vocab_size, config.text.num_layers, config.text_dropout
+                config.text.vocab_size,
+                config.text.num_layers,
+                config.text_dropout,
+                frozen_words=config.frozen_words,
+                attention=config.text_attention,
             )
         else:
             text = config.text

@@ -101,6 +101,8 @@ CPU = FashionSAPConfig(
     text_pretrained=True,
     text=TextEncoderConfig(num_layers=2),
     text_dropout=0.0,
+    frozen_words=True,
+    text_attention="eager",
     fusion_layers=1,
     embed_dim=128,
     queue_size=1024,

@@ -27,9 +27,11 @@ def momentum_copy(module: nn.Module) -> nn.Module:
 
 @torch.no_grad()
 def ema_update(online: nn.Module, twin: nn.Module, momentum: float) -> None:
-    """theta_twin <- momentum * theta_twin + (1 - momentum) * theta_online, parameter by parameter."""
+    """theta_twin <- momentum * theta_twin + (1 - momentum) * theta_online, parameter by parameter
+    (frozen parameters are skipped: their average is themselves)."""
     for p, q in zip(online.parameters(), twin.parameters(), strict=True):
-        q.mul_(momentum).add_(p.detach(), alpha=1.0 - momentum)
+        if p.requires_grad:
+            q.mul_(momentum).add_(p.detach(), alpha=1.0 - momentum)
 
 
 def gather(tensor: Tensor) -> Tensor:

@@ -22,6 +22,43 @@ from fashion_lib.errors import ConfigError
 IGNORE = -100  # the label of unscored positions
 
 
+class PartlyFrozenEmbedding(nn.Module):
+    """A token table whose first `num_frozen` rows are fixed and whose last rows learn.
+
+    With MiniLM's 30,522 word pieces frozen, only the fashion symbols' new rows train: the
+    optimizer, the gradient and the momentum copy then skip 11.7M numbers a step (two thirds of
+    the cpu model's parameters), and a frozen row is the same whether the corpus uses it or not.
+
+    Args:
+        table: (V, d) the full table (pre-trained rows first).
+        num_frozen: how many leading rows are fixed (a buffer, not a parameter).
+    """
+
+    def __init__(self, table: Tensor, num_frozen: int) -> None:
+        super().__init__()
+        if not 0 < num_frozen < len(table):
+            raise ConfigError(f"need 0 < num_frozen < {len(table)} rows, not {num_frozen}")
+        self.register_buffer("frozen", table[:num_frozen].detach().clone())
+        self.learned = nn.Parameter(table[num_frozen:].detach().clone())
+
+    @property
+    def num_embeddings(self) -> int:
+        """Rows of the whole table."""
+        return len(self.frozen) + len(self.learned)
+
+    @property
+    def weight(self) -> Tensor:
+        """(V, d) the whole table (frozen rows first)."""
+        return torch.cat([self.frozen, self.learned])
+
+    def forward(self, ids: Tensor) -> Tensor:
+        """(...) token ids -> (..., d) rows, each from the frozen or the learned part."""
+        n = len(self.frozen)
+        old = F.embedding(ids.clamp(max=n - 1), self.frozen)
+        new = F.embedding((ids - n).clamp(min=0), self.learned)
+        return torch.where((ids < n).unsqueeze(-1), old, new)
+
+
 @dataclass(frozen=True)
 class TextEncoderConfig:
     """Size of a randomly initialised BERT (ignored when loading MiniLM).
@@ -97,7 +134,12 @@ class TextEncoder(nn.Module):
 
     @classmethod
     def from_minilm(
-        cls, vocab_size: int, num_layers: int, dropout: float | None = None
+        cls,
+        vocab_size: int,
+        num_layers: int,
+        dropout: float | None = None,
+        frozen_words: bool = False,
+        attention: str = "sdpa",
     ) -> tuple[TextEncoder, list[BertLayer]]:
         """MiniLM's first `num_layers` layers, vocabulary resized to `vocab_size`.
 
@@ -105,6 +147,9 @@ class TextEncoder(nn.Module):
             vocab_size: tokenizer length; the rows beyond MiniLM's 30522 (the symbols) are new.
             num_layers: layers kept for the text encoder (1..6).
             dropout: hidden and attention dropout of every layer (None: MiniLM's 0.1).
+            frozen_words: keep MiniLM's word-piece rows fixed (`PartlyFrozenEmbedding`).
+            attention: transformers' attention implementation ("sdpa"; "eager" is faster for
+                short sequences in bf16 on a CPU).
 
         Returns:
             The encoder and MiniLM's remaining layers (to initialise the fusion encoder).
@@ -112,14 +157,19 @@ class TextEncoder(nn.Module):
         extra = {} if dropout is None else {"hidden_dropout_prob": dropout}
         if dropout is not None:
             extra["attention_probs_dropout_prob"] = dropout
-        bert = BertModel.from_pretrained(str(minilm_path()), **extra)  # it has a pooler ...
-        bert.pooler = None  # ... which FashionSAP never uses
+        bert = BertModel.from_pretrained(str(minilm_path()), attn_implementation=attention, **extra)
+        # ... it has a pooler
+        bert.pooler = None  # which FashionSAP never uses
         layers = list(bert.encoder.layer)
         if not 1 <= num_layers <= len(layers):
             raise ConfigError(f"MiniLM has {len(layers)} layers; cannot keep {num_layers}")
         bert.encoder.layer = nn.ModuleList(layers[:num_layers])
         bert.config.num_hidden_layers = num_layers
+        words = bert.embeddings.word_embeddings.num_embeddings
         bert.resize_token_embeddings(vocab_size)
+        if frozen_words:
+            table = bert.embeddings.word_embeddings.weight
+            bert.embeddings.word_embeddings = PartlyFrozenEmbedding(table, words)
         return cls(bert), layers[num_layers:]
 
 
@@ -135,7 +185,10 @@ class MaskedLMHead(nn.Module):
     """
 
     def __init__(
-        self, config: BertConfig, embeddings: nn.Embedding, vocab: Tensor | None = None
+        self,
+        config: BertConfig,
+        embeddings: nn.Embedding | PartlyFrozenEmbedding,
+        vocab: Tensor | None = None,
     ) -> None:
         super().__init__()
         self.transform = BertPredictionHeadTransform(config)
