@@ -270,3 +270,14 @@ def test_curve_point_ranks_validation_and_compares_symbols(tokenizer):
     assert point["fsis_cos_matched"] == pytest.approx(cos.diagonal().mean().item())
     mismatched = [cos[i, j] for i in range(4) for j in range(4) if (i < 2) != (j < 2)]
     assert point["fsis_cos_mismatched"] == pytest.approx(torch.stack(mismatched).mean().item())
+
+
+def test_its_embedding_is_float32_under_bf16_autocast():
+    from fashion_lib.models.fashionsap import its_embedding
+
+    proj, token = torch.nn.Linear(8, 4), torch.randn(3, 8)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        emb = its_embedding(proj, token.bfloat16())
+    assert emb.dtype == torch.float32
+    want = torch.nn.functional.normalize(proj(token.bfloat16().float()), dim=-1)
+    assert torch.allclose(emb, want, atol=1e-6)

@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 import torch
+from torch import Tensor
 
 from fashion_lib.errors import ConfigError
 
@@ -71,3 +72,15 @@ def autocast(policy: AmpPolicy) -> Iterator[None]:
 def make_scaler(policy: AmpPolicy) -> torch.amp.GradScaler:
     """A GradScaler active only for fp16 (a pass-through otherwise, so the loop has one path)."""
     return torch.amp.GradScaler(policy.device_type, enabled=policy.use_scaler)
+
+
+def wide(t: Tensor) -> Tensor:
+    """`t` in float32 at least (bf16 and fp16 widened, float64 kept)."""
+    return t.to(torch.promote_types(t.dtype, torch.float32))
+
+
+def full_precision(like: Tensor) -> contextlib.AbstractContextManager:
+    """Autocast off on `like`'s device, for the few operations whose results differ by less than
+    bf16 can tell apart (contrastive embeddings and their logits: cosines a few thousandths
+    apart)."""
+    return torch.autocast(device_type=like.device.type, enabled=False)

@@ -7,26 +7,14 @@ engine sums. Terms of switched-off tasks are absent from the dict.
 
 from __future__ import annotations
 
-import contextlib
-
 import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
+from fashion_lib.engine.amp import full_precision, wide
 from fashion_lib.models.fashionsap_outputs import ClassifierOutput, FashionSAPOutput, TMIROutput
 
 IGNORE = -100
-
-
-def float32(like: Tensor) -> contextlib.AbstractContextManager:
-    """Autocast off on `like`'s device: contrastive logits are differences of cosines of a few
-    thousandths, which bf16 (8 bits of mantissa) would round away."""
-    return torch.autocast(device_type=like.device.type, enabled=False)
-
-
-def wide(t: Tensor) -> Tensor:
-    """`t` in float32 at least (bf16 and fp16 widened, float64 kept)."""
-    return t.to(torch.promote_types(t.dtype, torch.float32))
 
 
 def fsis_loss(symbol: Tensor, image: Tensor) -> Tensor:
@@ -92,7 +80,7 @@ def its_loss(
         temperature: tau.
         alpha: distillation weight (0: hard labels only).
     """
-    with float32(image):
+    with full_precision(image):
         image, text, image_bank, text_bank = map(wide, (image, text, image_bank, text_bank))
         b = image.shape[0]
         positives = (ids[:, None] == bank_ids[None, :]).to(image.dtype)  # (B, B + K)
@@ -149,7 +137,7 @@ def tmir_loss(out: TMIROutput, target_ids: Tensor) -> dict[str, Tensor]:
         out: query embeddings (from H_f) and target image embeddings, L2-normalised.
         target_ids: (B,) product ids of the target images.
     """
-    with float32(out.query_emb):
+    with full_precision(out.query_emb):
         logits = wide(out.query_emb) @ wide(out.target_emb).t() / out.temperature  # (B, B)
     positives = (target_ids[:, None] == target_ids[None, :]).to(logits.dtype)  # (B, B)
     return {"tmir": _soft_cross_entropy(logits, positives / positives.sum(dim=1, keepdim=True))}

@@ -37,6 +37,7 @@ from transformers.models.bert.modeling_bert import BertPredictionHeadTransform
 
 from fashion_lib.data.masking import TextBatch, TextConfig
 from fashion_lib.data.vl_data import CLIP_MEAN, CLIP_STD
+from fashion_lib.engine.amp import full_precision, wide
 from fashion_lib.errors import ConfigError
 from fashion_lib.models.backbones import CNN_BACKBONES, VIT_SPECS, create_cnn_backbone, create_vit
 from fashion_lib.models.fashionsap_outputs import (
@@ -219,6 +220,13 @@ def sample_hard_negatives(
     return picks, valid
 
 
+def its_embedding(proj: nn.Linear, token: Tensor) -> Tensor:
+    """norm(W token) (B, E), the ITS space, in float32 even under autocast: its cosines, and the
+    logits of Eq. 5-9 made from them, differ by less than bf16 resolves."""
+    with full_precision(token):
+        return F.normalize(proj(wide(token)), dim=-1)
+
+
 class FashionSAP(nn.Module):
     """The pre-training model; downstream models reuse its encoders (see `fashionsap_tasks`).
 
@@ -273,19 +281,19 @@ class FashionSAP(nn.Module):
     def encode_image(self, images: Tensor) -> Encoded:
         """(B, 3, S, S) -> tokens (B, 1 + N, D) and ITS embedding norm(W_I v_img) (B, E)."""
         tokens = self.image_encoder(images)
-        return Encoded(tokens, F.normalize(self.image_proj(tokens[:, 0]), dim=-1))
+        return Encoded(tokens, its_embedding(self.image_proj, tokens[:, 0]))
 
     def encode_text(self, input_ids: Tensor, attention_mask: Tensor) -> Encoded:
         """(B, L) ids and mask -> states T (B, L, d) and ITS embedding norm(W_T v_cls) (B, E)."""
         states = self.text_encoder(input_ids, attention_mask)
-        return Encoded(states, F.normalize(self.text_proj(states[:, 0]), dim=-1))
+        return Encoded(states, its_embedding(self.text_proj, states[:, 0]))
 
     def encode_symbol(self, states: Tensor, text: TextBatch) -> Tensor:
         """FSIS's symbol feature norm(W_T v_symbol) (B, E): the ITS text projection of the symbol
         token's state, as the released code computes it (Eq. 2's Adp is W_T here)."""
         if text.symbol_position < 0:
             raise ConfigError("FSIS is on but the text batch has no symbol token")
-        return F.normalize(self.text_proj(states[:, text.symbol_position]), dim=-1)
+        return its_embedding(self.text_proj, states[:, text.symbol_position])
 
     def match_logits(self, text: Tensor, attention_mask: Tensor, image: Tensor) -> Tensor:
         """ITM logits (B, 2) of paired text states (B, L, d) and image tokens (B, N, D)."""
@@ -296,9 +304,9 @@ class FashionSAP(nn.Module):
         if self.training:
             for name in self._pairs:
                 ema_update(getattr(self, name), getattr(self, f"{name}_m"), self.config.momentum)
-        image_m = F.normalize(self.image_proj_m(self.image_encoder_m(images)[:, 0]), dim=-1)
+        image_m = its_embedding(self.image_proj_m, self.image_encoder_m(images)[:, 0])
         states_m = self.text_encoder_m(text.input_ids, text.attention_mask)
-        text_m = F.normalize(self.text_proj_m(states_m[:, 0]), dim=-1)  # (B, E)
+        text_m = its_embedding(self.text_proj_m, states_m[:, 0])  # (B, E)
         queued_images, queued_ids = self.image_queue.contents()
         queued_texts, _ = self.text_queue.contents()
         if self.training:

@@ -12,10 +12,9 @@ from __future__ import annotations
 import dataclasses
 
 from torch import Tensor, nn
-from torch.nn import functional as F
 
 from fashion_lib.models import register_model
-from fashion_lib.models.fashionsap import FashionSAP, FashionSAPConfig
+from fashion_lib.models.fashionsap import FashionSAP, FashionSAPConfig, its_embedding
 from fashion_lib.models.fashionsap_outputs import ClassifierOutput, TMIROutput
 from fashion_lib.models.text_encoder import TextEncoderConfig
 
@@ -68,11 +67,11 @@ class FashionSAPTMIR(nn.Module):
         """Candidate images and modifying texts -> query embeddings (B, E)."""
         text = self.text_encoder(input_ids, attention_mask)  # T_m (B, L, d)
         h_f = self.fusion(text, attention_mask, self.image_encoder(images)).hidden[:, 0]  # (B, d)
-        return F.normalize(self.text_proj(h_f), dim=-1)
+        return its_embedding(self.text_proj, h_f)
 
     def encode_target(self, images: Tensor) -> Tensor:
         """Gallery images -> target embeddings (B, E)."""
-        return F.normalize(self.image_proj(self.image_encoder(images)[:, 0]), dim=-1)
+        return its_embedding(self.image_proj, self.image_encoder(images)[:, 0])
 
     def forward(
         self, reference: Tensor, input_ids: Tensor, attention_mask: Tensor, target: Tensor
