@@ -320,3 +320,21 @@ def test_last_stage_variant_trains_the_last_stage(smoke_env) -> None:
     assert not torch.equal(trained[conv], start[conv])  # fine-tuned
     with pytest.raises(ConfigError, match="ASEN\\+\\+"):
         runs.run_row("ASEN++", "FashionAI", 0, "smoke", variant="last_stage")
+
+
+def test_bf16_backbone_pretraining_is_deterministic(
+    smoke_env, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Same seed, same weights, in the bf16 and NHWC settings the smoke and cpu profiles use."""
+    settings = backbone_pretrain.PRETRAIN_SETTINGS["smoke"]
+    assert settings.amp == "bf16" and settings.channels_last
+    digests = []
+    for name in ("a", "b"):
+        monkeypatch.setenv("FASHION_RUNS_DIR", str(tmp_path / name))
+        trained = backbone_pretrain.pretrained_backbone("small_cnn", "smoke", 16)
+        assert trained.record.config["train"]["amp"] == "bf16"
+        digests.append(trained.digest)
+        state = torch.load(trained.weights, weights_only=True)
+        assert all(v.is_contiguous() for v in state.values())  # saved in the default layout
+        trained.build()  # the weights load into a fresh backbone
+    assert digests[0] == digests[1]
