@@ -338,3 +338,16 @@ def test_bf16_backbone_pretraining_is_deterministic(
         assert all(v.is_contiguous() for v in state.values())  # saved in the default layout
         trained.build()  # the weights load into a fresh backbone
     assert digests[0] == digests[1]
+
+
+def test_nhwc_encoder_gives_the_backbone_maps_in_nchw() -> None:
+    from fashion_lib.models.backbones import create_cnn_backbone
+
+    torch.manual_seed(0)
+    plain = create_cnn_backbone("small_cnn", width=4).eval()
+    images = torch.randn(3, 3, 32, 32)
+    with torch.no_grad():
+        expected = plain(images)
+        maps = backbone_pretrain.nhwc_encoder(plain).eval()(images)
+    assert maps.is_contiguous()  # NCHW, as the caches and the rows expect
+    torch.testing.assert_close(maps, expected, rtol=1e-4, atol=1e-5)

