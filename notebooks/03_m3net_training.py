@@ -122,6 +122,17 @@ recipe_table(RUN_SETTINGS)
 # proxy world's garments; the retrieval test images are never seen. The run is recorded like any
 # other, so this cell trains once and afterwards only reads the record;
 # {numref}`fig-m3net-pretrain-loss` is its loss curve.
+#
+# > **Precision.** In the smoke and cpu profiles this pre-training runs its convolutions in
+# > bfloat16 (autocast; weights, optimizer and loss stay float32) on maps in NHWC layout
+# > (`amp` and `channels_last` in the settings printed below). On a CPU with AMX-BF16 (Intel Xeon
+# > since Sapphire Rapids) that about halves the cost of a step, and the validation accuracies
+# > stayed within about a point of a float32 run's; on a CPU without AMX or AVX512-BF16,
+# > bfloat16 can be *slower* than float32, and `amp="off"` in `PRETRAIN_SETTINGS` is the better
+# > choice there (other weights, so every later run is new). The same seed gives the same
+# > weights either way. The feature caches and every evaluation use the trained weights in
+# > float32, and the heads of chapter 03's rows train in float32: their many small operations
+# > were slower in bfloat16.
 
 # %%
 started = time.perf_counter()

@@ -1,8 +1,12 @@
-"""The worker pool of independent runs: order of results, longest first, one pool, the caller's env."""
+"""The worker pool of independent runs: order of results, longest first, one pool, the caller's env,
+Ctrl-C."""
 
 from __future__ import annotations
 
 import os
+import signal
+import threading
+import time
 
 import pytest
 
@@ -37,3 +41,33 @@ def test_a_failing_task_raises_in_the_caller() -> None:
     with pytest.raises(ValueError, match="invalid literal"):
         workers.in_workers(int, [("1",), ("x",), ("3",)], 2)
     assert workers.in_workers(int, [("1",), ("2",)], 2) == [1, 2]  # the pool still works
+
+
+def _nap(seconds: float) -> float:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:  # short sleeps: a signal handler runs between them
+        time.sleep(0.01)
+    return seconds
+
+
+def _signal_workers_soon(delay: float) -> None:
+    """SIGINT to the pool's workers after `delay` seconds (as Jupyter signals a kernel's group)."""
+
+    def send() -> None:
+        time.sleep(delay)
+        for pid in list(workers._POOLS[2]._processes):
+            os.kill(pid, signal.SIGINT)
+
+    threading.Thread(target=send, daemon=True).start()
+
+
+def test_sigint_stops_running_tasks_and_spares_idle_workers() -> None:
+    pids = set(workers.in_workers(os.getpid, [()] * 4, 2))
+    for pid in pids:  # idle workers: they used to die with a KeyboardInterrupt traceback
+        os.kill(pid, signal.SIGINT)
+    time.sleep(0.5)
+    assert set(workers.in_workers(os.getpid, [()] * 4, 2)) == pids  # the same, still alive
+    _signal_workers_soon(1.0)
+    with pytest.raises(KeyboardInterrupt):  # running tasks stop (not after their 60 s)
+        workers.in_workers(_nap, [(60.0,), (60.0,)], 2)
+    assert workers.in_workers(abs, [(-1,), (-2,)], 2) == [1, 2]  # and the pool works on

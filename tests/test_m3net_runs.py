@@ -320,3 +320,34 @@ def test_last_stage_variant_trains_the_last_stage(smoke_env) -> None:
     assert not torch.equal(trained[conv], start[conv])  # fine-tuned
     with pytest.raises(ConfigError, match="ASEN\\+\\+"):
         runs.run_row("ASEN++", "FashionAI", 0, "smoke", variant="last_stage")
+
+
+def test_bf16_backbone_pretraining_is_deterministic(
+    smoke_env, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Same seed, same weights, in the bf16 and NHWC settings the smoke and cpu profiles use."""
+    settings = backbone_pretrain.PRETRAIN_SETTINGS["smoke"]
+    assert settings.amp == "bf16" and settings.channels_last
+    digests = []
+    for name in ("a", "b"):
+        monkeypatch.setenv("FASHION_RUNS_DIR", str(tmp_path / name))
+        trained = backbone_pretrain.pretrained_backbone("small_cnn", "smoke", 16)
+        assert trained.record.config["train"]["amp"] == "bf16"
+        digests.append(trained.digest)
+        state = torch.load(trained.weights, weights_only=True)
+        assert all(v.is_contiguous() for v in state.values())  # saved in the default layout
+        trained.build()  # the weights load into a fresh backbone
+    assert digests[0] == digests[1]
+
+
+def test_nhwc_encoder_gives_the_backbone_maps_in_nchw() -> None:
+    from fashion_lib.models.backbones import create_cnn_backbone
+
+    torch.manual_seed(0)
+    plain = create_cnn_backbone("small_cnn", width=4).eval()
+    images = torch.randn(3, 3, 32, 32)
+    with torch.no_grad():
+        expected = plain(images)
+        maps = backbone_pretrain.nhwc_encoder(plain).eval()(images)
+    assert maps.is_contiguous()  # NCHW, as the caches and the rows expect
+    torch.testing.assert_close(maps, expected, rtol=1e-4, atol=1e-5)

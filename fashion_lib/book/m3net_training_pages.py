@@ -11,7 +11,6 @@ from collections.abc import Mapping, Sequence
 import pandas as pd
 import seaborn as sns
 
-from fashion_lib.data.retrieval_data import feature_maps
 from fashion_lib.evidence import PerQuery
 from fashion_lib.experiments.backbone_pretrain import PretrainedBackbone
 from fashion_lib.experiments.m3net_eval import untrained_references
@@ -26,6 +25,7 @@ from fashion_lib.experiments.m3net_runs import (
     run_table,
 )
 from fashion_lib.experiments.m3net_settings import LAST_STAGE_EXPERIMENT, RunSettings
+from fashion_lib.experiments.m3net_training import row_inputs
 from fashion_lib.results import paper_table, seed_summary
 from fashion_lib.stats import compare, delta_for, judge
 
@@ -151,9 +151,7 @@ def reference_table(profile: str, backbone: PretrainedBackbone) -> pd.DataFrame 
     rows = []
     for dataset in DATASETS:
         data = dataset_for(profile, dataset)
-        maps = feature_maps(
-            backbone.build(), backbone.digest, data, data.split, settings.image_size
-        )
+        maps = row_inputs(data, data.split, settings, backbone)  # the rows' cached maps
         pooled = maps.float().mean(dim=(2, 3))  # (N, c)
         for name, overall in untrained_references(data, pooled).items():
             rows.append({"dataset": dataset, "reference": name, **overall})

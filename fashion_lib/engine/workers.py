@@ -13,7 +13,10 @@ worker and more than one task, the tasks run in a pool of ``workers`` spawned pr
   runs folders), so a pool started earlier never writes where the caller no longer points;
 - tasks are submitted in decreasing ``cost`` (longest processing time first): the workers then
   finish close together instead of one idling while the other runs the last long task. Results
-  come back in the order of ``args``; a task's result does not depend on the worker it ran in.
+  come back in the order of ``args``; a task's result does not depend on the worker it ran in;
+- Ctrl-C (SIGINT; Jupyter interrupts and shuts a kernel down by signalling its whole process
+  group) stops a task that is running, which then raises in the caller, and leaves an idle worker
+  waiting quietly for the next task (it used to die with a KeyboardInterrupt traceback each).
 
 A worker never starts a pool of its own: a call from inside a worker runs serially.
 """
@@ -22,6 +25,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import signal
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -34,6 +38,7 @@ __all__ = ["ENV_PREFIX", "in_workers", "submission_order"]
 ENV_PREFIX = "FASHION_"
 
 _POOLS: dict[int, ProcessPoolExecutor] = {}
+_BUSY = threading.Event()  # in a worker: set while a task runs
 
 
 def submission_order(
@@ -45,8 +50,15 @@ def submission_order(
     return sorted(range(len(args)), key=lambda i: -cost(*args[i]))
 
 
-def _exit_with(parent: int) -> None:
-    """In a worker: exit when the process that started the pool is gone (even if killed)."""
+def _on_interrupt(signum: int, frame: object) -> None:
+    """In a worker: SIGINT interrupts a running task; an idle worker ignores it."""
+    if _BUSY.is_set():
+        raise KeyboardInterrupt
+
+
+def _start_worker(parent: int) -> None:
+    """In a worker: exit when the process that started the pool is gone (even if killed), and
+    take SIGINT only while a task runs (`_on_interrupt`)."""
 
     def watch() -> None:
         while os.getppid() == parent:
@@ -54,6 +66,7 @@ def _exit_with(parent: int) -> None:
         os._exit(1)
 
     threading.Thread(target=watch, daemon=True).start()
+    signal.signal(signal.SIGINT, _on_interrupt)
 
 
 def _pool(workers: int) -> ProcessPoolExecutor:
@@ -61,7 +74,7 @@ def _pool(workers: int) -> ProcessPoolExecutor:
     if pool is None:
         context = multiprocessing.get_context("spawn")
         pool = _POOLS[workers] = ProcessPoolExecutor(
-            workers, mp_context=context, initializer=_exit_with, initargs=(os.getpid(),)
+            workers, mp_context=context, initializer=_start_worker, initargs=(os.getpid(),)
         )
     return pool
 
@@ -71,7 +84,11 @@ def _run(env: dict[str, str], task: Callable[..., Any], args: tuple[Any, ...]) -
     for key in [k for k in os.environ if k.startswith(ENV_PREFIX) and k not in env]:
         del os.environ[key]
     os.environ.update(env)
-    return task(*args)
+    _BUSY.set()
+    try:
+        return task(*args)
+    finally:
+        _BUSY.clear()
 
 
 def in_workers(

@@ -37,7 +37,7 @@ from fashion_lib.engine import TrainConfig, fit
 from fashion_lib.engine.distributed import dist_info, shard_bounds
 from fashion_lib.engine.loop import LossFn, StepEvent
 from fashion_lib.errors import ConfigError
-from fashion_lib.experiments.backbone_pretrain import PretrainedBackbone
+from fashion_lib.experiments.backbone_pretrain import PretrainedBackbone, nhwc_encoder
 from fashion_lib.experiments.m3net_settings import RowSpec, RunSettings
 from fashion_lib.losses import ASENLoss, M3NetLoss, MODCLoss, TripletTargets
 from fashion_lib.models import create_model
@@ -153,11 +153,10 @@ def row_inputs(
     """Inputs of a split in fid order: cached maps of the frozen stages, or lazy images."""
     if not settings.frozen:
         return LazyImages(data.folder, data.filenames[split], settings.image_size)
-    if settings.trained_stages == 0:
-        return feature_maps(backbone.build(), backbone.digest, data, split, settings.image_size)
-    frozen, _ = split_last_stage(backbone.build())
-    key = f"{backbone.digest}:without-last-stage"
-    return feature_maps(frozen, key, data, split, settings.image_size)
+    body, key = backbone.build(), backbone.cache_key
+    if settings.trained_stages:
+        body, key = split_last_stage(body)[0], f"{key}:without-last-stage"
+    return feature_maps(nhwc_encoder(body), key, data, split, settings.image_size)
 
 
 def build_row_model(
