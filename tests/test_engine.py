@@ -35,7 +35,7 @@ from fashion_lib.engine import (
     with_overrides,
     write_record,
 )
-from fashion_lib.engine.optim import lr_factor, param_groups
+from fashion_lib.engine.optim import build_optimizer, lr_factor, param_groups
 from fashion_lib.engine.records import run_key
 from fashion_lib.errors import ConfigError
 
@@ -327,3 +327,22 @@ def test_single_process_helpers() -> None:
 
     moved = to_device(Batch(torch.ones(1), [torch.zeros(1)]), torch.device("cpu"))
     assert isinstance(moved, Batch) and torch.equal(moved.labels[0], torch.zeros(1))
+
+
+@pytest.mark.parametrize("optimizer", ["adam", "adamw"])
+def test_optimizer_is_fused_on_the_cpu_and_steps_like_the_loop_version(optimizer):
+    torch.manual_seed(0)
+    model = nn.Linear(4, 3)
+    config = TrainConfig(epochs=1, lr=1e-2, optimizer=optimizer)
+    fused = build_optimizer(model, config)
+    assert fused.defaults["fused"]
+    reference = nn.Linear(4, 3)
+    reference.load_state_dict(model.state_dict())
+    loop = type(fused)(param_groups(reference, config, None), lr=1e-2, foreach=False)
+    for _ in range(3):
+        for net, opt in ((model, fused), (reference, loop)):
+            opt.zero_grad()
+            net(torch.ones(2, 4)).square().sum().backward()
+            opt.step()
+    for a, b in zip(model.parameters(), reference.parameters(), strict=True):
+        assert torch.allclose(a, b, atol=1e-6)

@@ -50,6 +50,11 @@ def _nap(seconds: float) -> float:
     return seconds
 
 
+def _nap_pid(seconds: float) -> int:
+    _nap(seconds)
+    return os.getpid()
+
+
 def _signal_workers_soon(delay: float) -> None:
     """SIGINT to the pool's workers after `delay` seconds (as Jupyter signals a kernel's group)."""
 
@@ -62,11 +67,17 @@ def _signal_workers_soon(delay: float) -> None:
 
 
 def test_sigint_stops_running_tasks_and_spares_idle_workers() -> None:
-    pids = set(workers.in_workers(os.getpid, [()] * 4, 2))
+    for _ in range(20):  # until both workers have started, initialised and taken a task
+        if len(set(workers.in_workers(_nap_pid, [(0.3,), (0.3,)], 2))) == 2:
+            break
+    pool = workers._POOLS[2]
+    pids = set(pool._processes)
     for pid in pids:  # idle workers: they used to die with a KeyboardInterrupt traceback
         os.kill(pid, signal.SIGINT)
     time.sleep(0.5)
-    assert set(workers.in_workers(os.getpid, [()] * 4, 2)) == pids  # the same, still alive
+    assert set(workers.in_workers(os.getpid, [()] * 4, 2)) <= pids  # served by the same ...
+    assert workers._POOLS[2] is pool and set(pool._processes) == pids  # ... living workers
+    assert all(p.is_alive() for p in pool._processes.values())
     _signal_workers_soon(1.0)
     with pytest.raises(KeyboardInterrupt):  # running tasks stop (not after their 60 s)
         workers.in_workers(_nap, [(60.0,), (60.0,)], 2)
