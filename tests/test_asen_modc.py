@@ -12,7 +12,7 @@ import torch.nn.functional as F
 from fashion_lib.errors import ConfigError
 from fashion_lib.models import create_model
 from fashion_lib.models.asen import attention_crop_boxes, crop_and_resize
-from fashion_lib.models.modc import ClusterMemory
+from fashion_lib.models.modc import ClassPrototypes, ClusterMemory
 
 CLASSES = (3, 4)
 
@@ -111,3 +111,15 @@ def test_modc_model_is_single_branch_and_assigns_classes():
     emb = model.encode_attribute(images, attr)
     model.memory.update(torch.tensor([0, 1]), attr, torch.tensor([2, 3]), emb)
     assert model.assign_classes(emb, attr).tolist() == [2, 3]
+
+
+def test_class_prototypes_stay_float32_for_bfloat16_embeddings():
+    """Under autocast M3-Net's class representations arrive in bfloat16 (the last-stage rows);
+    the prototypes must fold them in and stay float32, as from float32 representations."""
+    torch.manual_seed(0)
+    embeddings, index = torch.randn(6, 8), torch.tensor([0, 0, 1, 2, 2, 3])
+    low, full = ClassPrototypes((2, 2), 8, 0.5), ClassPrototypes((2, 2), 8, 0.5)
+    low.update(index, embeddings.bfloat16())
+    full.update(index, embeddings)
+    assert low.vectors.dtype == torch.float32
+    assert torch.allclose(low.vectors, full.vectors, atol=1e-2)

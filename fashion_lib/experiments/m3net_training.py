@@ -209,6 +209,7 @@ def _train_config(
         log_every=5,
         keep_checkpoints=1,
         checkpoint_every=500,
+        amp=settings.amp,
     )
 
 

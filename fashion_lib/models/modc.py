@@ -144,7 +144,8 @@ class ClassPrototypes(nn.Module):
             embeddings: (K, D) class representations.
             init_only: only initialise prototypes that are not ready yet.
         """
-        sums = torch.zeros_like(self.vectors).index_add_(0, index, F.normalize(embeddings, dim=1))
+        unit = F.normalize(embeddings.float(), dim=1)  # the memory stays float32 under autocast
+        sums = torch.zeros_like(self.vectors).index_add_(0, index, unit)
         present = torch.bincount(index, minlength=len(self.vectors)) > 0
         mean = F.normalize(sums, dim=1)
         mixed = F.normalize((1 - self.momentum) * self.vectors + self.momentum * mean, dim=1)
