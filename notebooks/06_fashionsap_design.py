@@ -349,7 +349,7 @@ parameter_table(model)
 # > **Choices for the smoke and cpu profiles.** The image side is the small CNN that the M3-Net
 # > chapters pre-train on the proxy world, frozen, with its maps cached once; a trainable top turns
 # > each cell of its map, pooled to a few cells per side, into a patch token and all cells
-# > together into $v_{img}$, so the fusion module (and chapter 09's Grad-CAM) still attends over
+# > together, through a small MLP, into $v_{img}$, so the fusion module (and chapter 09's Grad-CAM) still attends over
 # > image positions. On the cpu profile the text and fusion layers start from MiniLM, as the
 # > paper's start from BERT. The PTP/MLM decoder predicts among the word pieces the proxy's
 # > training texts use (captions, prompts, symbols and the special tokens) rather than all of

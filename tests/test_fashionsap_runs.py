@@ -243,3 +243,20 @@ def test_tables_use_the_paper_columns() -> None:
 def test_cpu_profile_judges_claims_over_five_seeds() -> None:
     seeds = runs.sap_settings("cpu").seeds
     assert len(set(seeds)) == len(seeds) >= 5
+
+
+def test_reuse_or_train_trains_on_the_threads_asked(smoke_env: Path) -> None:
+    """The warm-ups train alone on `warmup_threads`; every other run on the settings' threads."""
+    seen: list[int] = []
+
+    def train(run_dir: Path):
+        seen.append(torch.get_num_threads())
+        return {"acc": 1.0}, [], 0.0, {}
+
+    before = torch.get_num_threads()
+    for threads, name in ((2, "threads-two"), (None, "threads-default")):
+        pre.reuse_or_train(
+            name, {"kind": "thread-check", "name": name}, "smoke", 0, train, threads=threads
+        )
+    assert seen == [2, pre.sap_settings("smoke").threads] and torch.get_num_threads() == before
+    assert pre.sap_settings("cpu").warmup_threads == 2

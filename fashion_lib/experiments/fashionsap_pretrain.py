@@ -140,8 +140,10 @@ def reuse_or_train(
     seed: int,
     train,
     evidence: Sequence[str] = (),
+    threads: int | None = None,
 ) -> SAPRun:
-    """Reuse the finished run of `config`, or call ``train(run_dir)``.
+    """Reuse the finished run of `config`, or call ``train(run_dir)`` with `threads` torch
+    threads (None: the profile's `SAPSettings.threads`).
 
     ``train`` returns (metrics, history, wall time, evidence groups); the groups are written beside
     the record (`fashion_lib.evidence`) before it. A finished run is reused only if its evidence
@@ -154,7 +156,7 @@ def reuse_or_train(
         return SAPRun(
             name, run_dir, record.metrics, record.history, record.wall_time_s, True, record
         )
-    with torch_threads(sap_settings(profile).threads):
+    with torch_threads(threads or sap_settings(profile).threads):
         metrics, history, wall, groups = train(run_dir)
     if groups and is_main():
         write_evidence(run_dir, groups)
@@ -355,7 +357,8 @@ def _pretrain(variant: str, seed: int, profile: str) -> SAPRun:
         held_out = (b for i, b in zip(range(VAL_BATCHES), val.iter_epoch(0), strict=False))
         return task_accuracies(model, held_out) | curve_point(model, probe), history, wall, {}
 
-    return reuse_or_train(name, config, profile, seed, train)
+    threads = (s.warmup_threads or s.threads) if warm else s.threads
+    return reuse_or_train(name, config, profile, seed, train, threads=threads)
 
 
 def warmup(profile: str, cnn: bool = False) -> SAPRun:

@@ -96,7 +96,9 @@ class SAPSettings:
             100 negatives of the query's sub-category, 5 draws), scaled to the proxy's size.
         eval_batch: images per forward pass at evaluation.
         augment: random crop and flip while training.
-        threads: torch threads while training (None: unchanged).
+        threads: torch threads of each worker's runs (None: unchanged).
+        warmup_threads: torch threads of the warm-ups, which train alone before the workers
+            start (None: `threads`).
         workers: processes `fashionsap_runs.train_all` trains the (variant, seed) pairs in.
         image_width: first-stage width of a small CNN image encoder (None: the model's).
         frozen_image: the main rows' image encoder is the profile's proxy-pre-trained backbone
@@ -124,6 +126,7 @@ class SAPSettings:
     augment: bool = True
     warmup_seed: int = 0
     threads: int | None = None
+    warmup_threads: int | None = None
     workers: int = 1
     image_encoder: str | None = None
     queue_size: int | None = None
@@ -168,16 +171,20 @@ SAP_SETTINGS: dict[str, SAPSettings] = {
     ),
     # chosen on validation (chapter 07 shows the curves): a 64-pair batch at lr 3e-4 for every
     # part (1e-3 for the new parts with MiniLM at 1e-4 collapsed both embeddings); momentum 0.95
-    # lags about 20 steps, the queue holds the last 16 batches; a 600-step warm-up plateaus
-    # (full-protocol mean R@1 on 300 validation products 28.5, 28.2, 28.0 at steps 480-600; a
-    # 300-step one ended at 11-13.5); recognition stops at 60 steps for the budget (CR was at
-    # 100% validation accuracy after 150)
+    # lags about 20 steps, the queue holds the last 16 batches. The warm-up's length is the
+    # budget's: full-protocol mean R@1 on all 1,000 validation products after 600 / 1,200 / 2,000
+    # steps 15.6 / 27.6 / 35.5, still rising (+2.4 over the last 333 steps); 128-pair batches
+    # (21.8 after 600 steps) and lr 6e-4 (21.7 after 1,200) learned less for the same CPU time.
+    # The warm-up trains alone, so on two threads (0.36 s a step against 0.53 s on one); the
+    # variants and fine-tuning train in two one-thread workers (two runs of 1.0 s steps against
+    # one of 0.6-0.8 s on two threads). Recognition stops at 60 steps for the budget (CR was at
+    # 100% validation accuracy after 150).
     "cpu": SAPSettings(
         model="fashionsap_cpu",
         cnn_encoder=None,
         image_size=64,
         max_text_length=64,
-        warmup=Stage(600, 0, 64, 3e-4, warmup_steps=30, warmup_lr=1e-5, min_lr=1e-5, amp="bf16"),
+        warmup=Stage(2000, 0, 64, 3e-4, warmup_steps=30, warmup_lr=1e-5, min_lr=1e-5, amp="bf16"),
         pretrain=Stage(60, 0, 64, 3e-4, warmup_steps=20, warmup_lr=1e-5, min_lr=1e-5, amp="bf16"),
         retrieval=Stage(100, 0, 64, 1e-4, warmup_steps=10, warmup_lr=1e-5, min_lr=1e-6, amp="bf16"),
         recognition=Stage(
@@ -188,6 +195,7 @@ SAP_SETTINGS: dict[str, SAPSettings] = {
         subset_queries=200,
         subset_negatives=20,
         threads=1,
+        warmup_threads=2,
         workers=2,
         queue_size=1024,
         momentum=0.95,

@@ -16,8 +16,8 @@ Decisions where the paper is silent:
   from collapsing; we do the same: v_sym = norm(W_T v_symbol), v_img = norm(W_I v_img).
 - **A frozen, pre-trained CNN with a trainable top** (``frozen_image``): the cpu profile's image
   side is the proxy-pre-trained small CNN, frozen; its map is pooled to ``image_grid`` x
-  ``image_grid`` cells, each cell becomes a patch token and v_img is a linear function of all cells
-  (so ITS sees where things are, not only their mean). The encoder takes images (the frozen body
+  ``image_grid`` cells, each cell becomes a patch token and v_img is an MLP of all cells (so ITS
+  sees where things are, not only their mean). The encoder takes images (the frozen body
   runs) or the body's cached maps (anything without 3 channels), so training reads the cache and
   evaluation and Grad-CAM pass images.
 - **A decoder restricted to the corpus** (``decoder_vocab``): PTP/MLM predicts among the word
@@ -136,8 +136,8 @@ class ImageEncoder(nn.Module):
             `image_grid`). A ViT gives its tokens as they are. A CNN's map cells become tokens
             behind their mean, through a LayerNorm so that CNN and ViT tokens enter the fusion
             module on a similar scale; with `frozen_image`, the body is frozen (kept in eval mode)
-            and a trainable top makes the tokens: a linear map per cell and, for v_img, a linear
-            map of all cells together.
+            and a trainable top makes the tokens: a linear map per cell and, for v_img, an MLP
+            of all cells together (`whole_cells_mlp`).
     """
 
     def __init__(self, config: FashionSAPConfig) -> None:
@@ -155,7 +155,7 @@ class ImageEncoder(nn.Module):
             self.body.requires_grad_(False)
             side = self.grid or config.image_size // 8  # the CNNs here reduce by 8
             self.cells = nn.Linear(self.width, self.width)
-            self.whole = nn.Linear(self.width * side * side, self.width)
+            self.whole = whole_cells_mlp(self.width * side * side, self.width)
 
     def train(self, mode: bool = True) -> ImageEncoder:
         """As `nn.Module.train`, but a frozen body stays in eval mode (its BatchNorm statistics)."""
@@ -184,6 +184,19 @@ class ImageEncoder(nn.Module):
             return self.norm(torch.cat([grid.mean(dim=1, keepdim=True), grid], dim=1))
         whole = self.whole(grid.flatten(1))[:, None]  # (B, 1, C)
         return self.norm(torch.cat([whole, self.cells(grid)], dim=1))
+
+
+def whole_cells_mlp(cells_width: int, width: int) -> nn.Sequential:
+    """v_img from all cells of a frozen map (B, cells_width) -> (B, width): LayerNorm, then a
+    GELU MLP with a 4x hidden layer, as a transformer block's. On the cpu world a linear map
+    reached 24.2% full-protocol mean R@1 on 1,000 validation products after a 1,200-step
+    warm-up, this MLP 27.6% (chapter 06)."""
+    return nn.Sequential(
+        nn.LayerNorm(cells_width),
+        nn.Linear(cells_width, 4 * width),
+        nn.GELU(),
+        nn.Linear(4 * width, width),
+    )
 
 
 @dataclass
