@@ -123,3 +123,7 @@ def test_class_prototypes_stay_float32_for_bfloat16_embeddings():
     full.update(index, embeddings)
     assert low.vectors.dtype == torch.float32
     assert torch.allclose(low.vectors, full.vectors, atol=1e-2)
+    double = ClassPrototypes((2, 2), 8, 0.5).double()  # the chapters' worked examples
+    double.update(index, embeddings.double())
+    assert double.vectors.dtype == torch.float64
+    assert torch.allclose(double.vectors.float(), full.vectors, atol=1e-6)

@@ -144,7 +144,7 @@ class ClassPrototypes(nn.Module):
             embeddings: (K, D) class representations.
             init_only: only initialise prototypes that are not ready yet.
         """
-        unit = F.normalize(embeddings.float(), dim=1)  # the memory stays float32 under autocast
+        unit = F.normalize(embeddings.to(self.vectors.dtype), dim=1)  # bf16 under autocast
         sums = torch.zeros_like(self.vectors).index_add_(0, index, unit)
         present = torch.bincount(index, minlength=len(self.vectors)) > 0
         mean = F.normalize(sums, dim=1)
