@@ -240,6 +240,13 @@ def test_tables_use_the_paper_columns() -> None:
     assert fashionsap_train.train_config(runs.sap_settings("paper").pretrain, 0).lr == 6e-5
 
 
+def test_long_stages_checkpoint_on_the_way() -> None:
+    """A killed cpu warm-up resumes from its last checkpoint, not from step 0."""
+    warmup = runs.sap_settings("cpu").warmup
+    every = fashionsap_train.train_config(warmup, 0).checkpoint_every
+    assert 0 < every < warmup.steps
+
+
 def test_cpu_profile_judges_claims_over_five_seeds() -> None:
     seeds = runs.sap_settings("cpu").seeds
     assert len(set(seeds)) == len(seeds) >= 5
