@@ -132,10 +132,10 @@ stage_table
 # > time, and an MLP for $v_{img}$ beat a linear map of the cells (27.6% against 24.2% after
 # > 1,200 steps). The plateau check below says whether the warm-up is still climbing.
 #
-# > **Decision: ITS and ITM read the corrupted text**, as the released code computes every task
-# > from one masked text with prompts (ALBEF feeds clean text to ITC and ITM). So a variant's ITS
-# > trains on texts the plain-text evaluation never shows, and its validation curve dips when the
-# > new tasks start; retrieval fine-tuning on plain text is where that is repaid.
+# > **What to expect of the variants.** ITS and ITM read the corrupted text, as in the released
+# > code (see the ITM section below): a variant's ITS trains on texts with blanks, replacements
+# > and prompts that the plain-text evaluation never shows, so its validation curve dips when the
+# > new tasks start, and retrieval fine-tuning on plain text is where that is repaid.
 #
 # > **Decision: no ResNet row on the cpu profile.** The paper's "FashionSAP (ResNet50)" row
 # > changes the image encoder family. The only encoder pre-trained on the proxy is the small CNN;
