@@ -357,7 +357,7 @@ def _pretrain(variant: str, seed: int, profile: str) -> SAPRun:
         held_out = (b for i, b in zip(range(VAL_BATCHES), val.iter_epoch(0), strict=False))
         return task_accuracies(model, held_out) | curve_point(model, probe), history, wall, {}
 
-    threads = (s.warmup_threads or s.threads) if warm else s.threads
+    threads = s.warmup_threads if warm else None  # None: the settings' threads
     return reuse_or_train(name, config, profile, seed, train, threads=threads)
 
 

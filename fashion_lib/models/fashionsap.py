@@ -190,7 +190,7 @@ def whole_cells_mlp(cells_width: int, width: int) -> nn.Sequential:
     """v_img from all cells of a frozen map (B, cells_width) -> (B, width): LayerNorm, then a
     GELU MLP with a 4x hidden layer, as a transformer block's. On the cpu world a linear map
     reached 24.2% full-protocol mean R@1 on 1,000 validation products after a 1,200-step
-    warm-up, this MLP 27.6% (chapter 06)."""
+    warm-up, this MLP 27.6% (chapter 07)."""
     return nn.Sequential(
         nn.LayerNorm(cells_width),
         nn.Linear(cells_width, 4 * width),
