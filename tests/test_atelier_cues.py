@@ -23,9 +23,12 @@ def _specs(category: str, n: int = 150) -> list[g.GarmentSpec]:
 def test_categories_keep_their_defining_construction_under_every_style() -> None:
     assert all(s.fabric == "denim" and s.pattern == "solid" for s in _specs("jeans"))
     assert not any(s.fabric == "denim" for s in _specs("pants"))
+    assert all(s.fabric == "knit" for s in _specs("sweater"))
     assert all(s.buttons == "placket" and s.collar != "none" for s in _specs("shirt"))
     assert all(s.lapel in ("notched", "peak") for s in _specs("blazer"))
     assert all(s.buttons in ("single", "double") for s in _specs("blazer"))
+    assert not any(s.lapel in ("notched", "peak") for s in _specs("jacket"))
+    assert not any(s.pant_shape == "wide" for s in _specs("jumpsuit"))
     for top in ("tee", "blouse", "sweater", "dress"):
         assert not any(s.collar == "shirt" or s.buttons == "placket" for s in _specs(top))
     coats = {s.body_length for s in _specs("coat")}
@@ -35,13 +38,17 @@ def test_categories_keep_their_defining_construction_under_every_style() -> None
     assert forced.collar == "shirt"
 
 
-@pytest.mark.parametrize("category", ["sweater", "shirt", "blazer", "jacket", "jeans", "pants"])
+@pytest.mark.parametrize(
+    "category", ["sweater", "shirt", "blazer", "jacket", "jeans", "pants", "jumpsuit"]
+)
 def test_cues_change_the_pixels_of_their_category_only(
     category: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     rng = np.random.default_rng(4)
     spec = g.sample_spec(rng, category, style_prob=0.0)
-    framing = "lower" if category in ("jeans", "pants") else "three_quarter"
+    framing = {"jeans": "lower", "pants": "lower", "jumpsuit": "full"}.get(
+        category, "three_quarter"
+    )
     look, view = Look.draw(rng), View(framing)
     drawn = render(spec, look, view, 64, np.random.default_rng(0), 0.0)
     monkeypatch.setattr(render_module, "cue_layers", lambda *args: [])
@@ -54,8 +61,15 @@ def test_cues_change_the_pixels_of_their_category_only(
 
 
 def test_fashiongen_products_are_framed_by_kind() -> None:
-    first = {c: _product_framings(_specs(c, 1)[0])[0] for c in ("jeans", "sweater", "dress", "cap")}
-    assert first == {"jeans": "lower", "sweater": "three_quarter", "dress": "full", "cap": "object"}
+    kinds = ("jeans", "sweater", "dress", "coat", "cap")
+    first = {c: _product_framings(_specs(c, 1)[0])[0] for c in kinds}
+    assert first == {
+        "jeans": "lower",
+        "sweater": "three_quarter",
+        "dress": "full",
+        "coat": "full",
+        "cap": "object",
+    }
     knobs = Knobs(seed=0, size=32, views=3)
     sample = draw_fashiongen(knobs, 5)
     assert len(sample.images) == 3

@@ -4,16 +4,17 @@ Real FashionGen's categories can be told apart from the pictures (FashionSAP's c
 recognition reaches 98%) because each has its defining construction. The atelier draws them
 here, on top of the garment and below the labelled details, sized to stay visible at 64 px:
 
-- sweaters: ribbed knit bands at the hem, the cuffs and around the neckline;
-- shirts: cuffs at the sleeve ends (with the shirt collar, the button placket and the curved
-  shirttail hem drawn elsewhere);
-- tees: a chest print on half of them;
+- sweaters: deep, darker ribbed knit bands at the hem, the cuffs and around the neckline;
+- shirts: cuffs at the sleeve ends and a breast pocket (with the shirt collar, the button
+  placket and the curved shirttail hem drawn elsewhere);
+- tees: a chest print;
 - blazers: a pocket square in the breast pocket and flap pockets at the hips;
 - jackets: a contrasting ribbed waistband and cuffs on a zipped jacket (a bomber), flap chest
   pockets on a buttoned one;
 - jeans: contrast topstitching down the outer seams and around the front pockets, rivets, a
   waistband with a metal button, and faded thighs and knees;
-- pants: a pressed crease down each leg, slanted side pockets and a waistband.
+- pants: a pressed crease down each leg, slanted side pockets and a waistband; jumpsuits the
+  same on their legs, which tells them from dresses.
 
 Cue layers recolour the pixels of the part they sit on and keep its mask (`KEEP`): a cue is
 never a labelled part, so a blazer's flap pockets are not DeepFashion's "pockets" class.
@@ -88,19 +89,23 @@ def cue_layers(frame: Frame, spec: g.GarmentSpec, product: np.ndarray, hem: floa
     """The category cues of `spec`, clipped to the `product`'s pixels (hem: its lowest hem)."""
     u, v, c = frame.u, frame.v, spec.category
     if c == "sweater":
-        neck = neckline_cut(u, v - 0.04, spec.neckline) & ~neckline_cut(u, v, spec.neckline)
-        bands = (v > hem - 0.11) | neck if spec.neckline != "none" else v > hem - 0.11
-        sleeve_bands = _cuffs(frame, spec, 0.2)
+        neck = neckline_cut(u, v - 0.06, spec.neckline) & ~neckline_cut(u, v, spec.neckline)
+        bands = (v > hem - 0.15) | neck if spec.neckline != "none" else v > hem - 0.15
+        sleeve_bands = _cuffs(frame, spec, 0.28)
         return [
-            Layer(KEEP, product & bands, "rib", 0.75),
-            Layer(KEEP, product & sleeve_bands, "rib", 0.75),
+            Layer(KEEP, product & bands, "rib", 0.62),
+            Layer(KEEP, product & sleeve_bands, "rib", 0.62),
         ]
     if c == "shirt":
-        return [Layer(KEEP, product & _cuffs(frame, spec, 0.12), "main", 0.78)]
-    if c == "tee" and (spec.colour + spec.colour2) % 2 == 0:
+        pocket = (np.abs(u - 0.1) < 0.055) & (np.abs(v + 0.5) < 0.055)
+        return [
+            Layer(KEEP, product & _cuffs(frame, spec, 0.12), "main", 0.78),
+            Layer(KEEP, product & pocket & (v < hem - 0.02), "main", 0.6),
+        ]
+    if c == "tee":
         return [Layer(KEEP, product & ellipse(u, v, 0.0, -0.47, 0.07, 0.07), "colour2")]
     if c == "blazer":
-        square = convex(u, v, [(-0.165, -0.565), (-0.08, -0.565), (-0.12, -0.495)])
+        square = convex(u, v, [(-0.18, -0.575), (-0.065, -0.575), (-0.12, -0.48)])
         flaps = _flaps(u, v, HIP_V - 0.07, 0.04, 0.165) & (v < hem - 0.02)
         return [
             Layer(KEEP, product & square, "colour2"),
@@ -116,6 +121,6 @@ def cue_layers(frame: Frame, spec: g.GarmentSpec, product: np.ndarray, hem: floa
         return [Layer(KEEP, product & _flaps(u, v, -0.56, 0.045, 0.15), "main", 0.6)]
     if c == "jeans":
         return _jeans(u, v, spec, product)
-    if c == "pants":
+    if c in ("pants", "jumpsuit"):
         return _pants(u, v, spec, product)
     return []

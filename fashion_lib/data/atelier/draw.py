@@ -254,10 +254,11 @@ def draw_deepfashion(knobs: Knobs, i: int) -> Sample:
 
 def _product_framings(spec: g.GarmentSpec) -> tuple[str, ...]:
     """A catalogue's shots of a product, in order: tops close (three quarter, then the upper
-    body), dresses and jumpsuits whole, bottoms from the waist down, shoes, bags and hats alone."""
+    body), dresses, jumpsuits and coats whole (a coat's length is what tells it from a blazer),
+    bottoms from the waist down, shoes, bags and hats alone."""
     if spec.is_object:
         return ("object",)
-    if spec.has_skirt or spec.has_legs:
+    if spec.has_skirt or spec.has_legs or spec.category == "coat":
         return ("full", "three_quarter", "upper") if spec.has_torso else ("lower", "full", "legs")
     return ("three_quarter", "upper", "full")
 

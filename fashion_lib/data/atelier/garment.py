@@ -142,7 +142,8 @@ class GarmentSpec:
 
 def _neck_region(rng: np.random.Generator, category: str) -> dict[str, str]:
     """Exactly one of neckline / collar / lapel / neck is drawn, with odds by category: blazers
-    and coats have lapels (blazers notched or peak), jackets a lapel or a collar, shirts a collar
+    and coats have lapels (blazers notched or peak), jackets a collar or an untailored lapel
+    (collarless or shawl), shirts a collar
     (mostly the shirt collar, which no other top has unless a dataset forces it)."""
     out = {"neckline": "none", "collar": "none", "lapel": "none", "neck": "none"}
     if category == "blazer":
@@ -150,7 +151,7 @@ def _neck_region(rng: np.random.Generator, category: str) -> dict[str, str]:
         return out
     odds = {
         "coat": (0.0, 0.0, 1.0, 0.0),
-        "jacket": (0.0, 0.5, 0.5, 0.0),
+        "jacket": (0.0, 0.7, 0.3, 0.0),
         "dress": (0.7, 0.15, 0.0, 0.15),
         "tee": (0.85, 0.05, 0.0, 0.1),
         "blouse": (0.5, 0.3, 0.0, 0.2),
@@ -162,6 +163,8 @@ def _neck_region(rng: np.random.Generator, category: str) -> dict[str, str]:
     vocab = {"neckline": NECKLINES, "collar": COLLARS, "lapel": LAPELS, "neck": NECKS}[kind][1:]
     if kind == "collar" and category in ("shirt", "jacket"):
         vocab = ("shirt",) * 6 + vocab[1:] if category == "shirt" else ("rib",)
+    elif kind == "lapel" and category == "jacket":
+        vocab = ("collarless", "shawl")  # the tailored notched and peak lapels are the blazer's
     elif kind == "collar":
         vocab = vocab[1:]  # the shirt collar belongs to shirts
     out[kind] = choice(rng, vocab)
@@ -188,7 +191,7 @@ _FABRIC_ODDS = {
     "tee": (0.7, 0.05, 0.0, 0.05, 0.05, 0.1, 0.05),
     "blouse": (0.35, 0.0, 0.0, 0.0, 0.25, 0.3, 0.1),
     "shirt": (0.65, 0.2, 0.0, 0.05, 0.0, 0.05, 0.05),
-    "sweater": (0.1, 0.0, 0.8, 0.0, 0.05, 0.0, 0.05),
+    "sweater": (0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 0.0),
     "blazer": (0.75, 0.05, 0.0, 0.1, 0.0, 0.0, 0.1),
     "coat": (0.55, 0.05, 0.2, 0.2, 0.0, 0.0, 0.0),
     "jacket": (0.3, 0.35, 0.0, 0.35, 0.0, 0.0, 0.0),
@@ -230,8 +233,9 @@ _PATTERNS_OF = {
 
 def _category_rules(f: Fields, rng: np.random.Generator) -> None:
     """What a style recipe may not change about a category: jeans are plain denim, pants are not,
-    shirts close with a placket (and alone have the shirt collar), blazers with one or two rows
-    of buttons; blazers are cut from suiting and sweaters knitted (`_PATTERNS_OF`)."""
+    sweaters are knitted, shirts close with a placket (and alone have the shirt collar), blazers
+    with one or two rows of buttons; jackets have no tailored lapel, jumpsuits no wide legs;
+    blazers are cut from suiting and sweaters from knits' patterns (`_PATTERNS_OF`)."""
     category = f["category"]
     if category == "jeans":
         f.update(pattern="solid", accent_pattern="none")
@@ -247,6 +251,12 @@ def _category_rules(f: Fields, rng: np.random.Generator) -> None:
         f["pattern"], f["accent_pattern"] = "solid", "none"
     if category == "blazer" and f["buttons"] not in ("single", "double"):
         f["buttons"] = "single"
+    if category == "sweater":
+        f["fabric"] = "knit"
+    if category == "jacket" and f["lapel"] in ("notched", "peak"):
+        f["lapel"] = "shawl"  # the tailored lapels are the blazer's
+    if category == "jumpsuit" and f["pant_shape"] == "wide":
+        f["pant_shape"] = "straight"  # wide legs would read as a long skirt: a dress
 
 
 def _base_fields(rng: np.random.Generator, category: str) -> Fields:
