@@ -230,6 +230,12 @@ probe_table.round(3)
 # world is built for at least 90% (`category_probe.TARGET`); the first line says whether this
 # world meets it, the table which categories are still taken for which. The run is recorded, so
 # a re-run of the chapter reuses it.
+#
+# Two lessons from building it. The probe must see enough pictures: trained on a quarter of the
+# training products, the same CNN stopped at 73%, and on all of them it reached 88% on the same
+# images, so the first gap was data, not cues. The rest came from the cues: knitted sweaters with
+# deep ribbed bands, a breast pocket on shirts, a chest print on tees, creases and a waistband on
+# jumpsuits' legs, and coats shot whole, since their length is what tells them from a blazer.
 
 # %%
 config = category_probe.CONFIGS[profile]

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 from collections.abc import Iterator
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
 import torch
 from sklearn.metrics import f1_score
 
-from fashion_lib.errors import ConfigError
+from fashion_lib.errors import ConfigError, DataError
 from fashion_lib.evidence import EVIDENCE_FILE, PerQuery, hits_at, read_evidence
 from fashion_lib.experiments import fashionsap_data as data
 from fashion_lib.experiments import fashionsap_eval as ev
@@ -245,6 +247,50 @@ def test_long_stages_checkpoint_on_the_way() -> None:
     warmup = runs.sap_settings("cpu").warmup
     every = fashionsap_train.train_config(warmup, 0).checkpoint_every
     assert 0 < every < warmup.steps
+
+
+def test_a_resumed_stage_keeps_the_curve_points_measured_before_the_kill(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A stand-in `fit` dies after step 6 (checkpoint at 5) the first time, then resumes."""
+    measured: list[int] = []
+    model = torch.nn.Linear(1, 1)
+    state = {"step": 0}
+
+    def point(model, probe) -> dict[str, float]:
+        measured.append(state["step"])
+        return {"val_mean_r1": float(state["step"])}
+
+    def fake_fit(model, loss_fn, batches, config, run_dir, callbacks=()):
+        start = 5 if state.get("killed") else 0
+        for step in range(start + 1, 11):
+            state["step"] = step
+            for callback in callbacks:
+                callback(SimpleNamespace(step=step))
+            if step == 6 and not state.get("killed"):
+                state["killed"] = True
+                raise KeyboardInterrupt
+        rows = [{"step": float(s), "loss": 1.0} for s in range(1, 11)]
+        return SimpleNamespace(history=rows, wall_time_s=0.0)
+
+    monkeypatch.setattr(pre, "fit", fake_fit)
+    monkeypatch.setattr(pre, "curve_point", point)
+    stage = runs.sap_settings("smoke").warmup
+    batches = SimpleNamespace(steps_per_epoch=10)
+    stage = dataclasses.replace(stage, steps=10)
+    args = (model, None, batches, stage, 0, tmp_path / "run", object(), 5)
+    due = fashionsap_train.curve_steps(10, 5)
+    with pytest.raises(KeyboardInterrupt):
+        pre.fit_stage(*args)
+    history, _ = pre.fit_stage(*args)
+    curve = {int(r["step"]): r["val_mean_r1"] for r in history if "val_mean_r1" in r}
+    assert sorted(curve) == due and all(curve[s] == s for s in due)
+    before_kill = [s for s in due if s <= 6]
+    after_resume = [s for s in due if s > 5]
+    assert measured == before_kill + after_resume  # nothing up to the checkpoint twice
+    (tmp_path / "run" / pre.CURVE_FILE).write_text("[1, 2]")
+    with pytest.raises(DataError, match=pre.CURVE_FILE):
+        pre.fit_stage(*args)
 
 
 def test_cpu_profile_judges_claims_over_five_seeds() -> None:

@@ -9,6 +9,7 @@ model) are shared with the downstream runs of `fashionsap_runs`.
 from __future__ import annotations
 
 import dataclasses
+import json
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -18,6 +19,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from fashion_lib import atomic
 from fashion_lib.data.masking import PLAIN_TEXT, TextProcessor
 from fashion_lib.data.vl_data import PairBatches, model_input
 from fashion_lib.engine import (
@@ -28,7 +30,7 @@ from fashion_lib.engine import (
 )
 from fashion_lib.engine.distributed import is_main
 from fashion_lib.engine.records import RunRecord, finish_run
-from fashion_lib.errors import ConfigError
+from fashion_lib.errors import ConfigError, DataError
 from fashion_lib.evidence import has_groups, write_evidence
 from fashion_lib.experiments.backbone_pretrain import torch_threads, world_root
 from fashion_lib.experiments.fashionsap_data import (
@@ -183,6 +185,30 @@ def run_weights(run: SAPRun) -> dict[str, torch.Tensor]:
     return loaded[0]["model"]
 
 
+#: The validation curve points of an unfinished stage, in its run folder.
+CURVE_FILE = "curve.json"
+
+
+def _saved_curve(run_dir: Path) -> dict[int, dict[str, float]]:
+    """Curve points measured before the stage was killed (none for a fresh run)."""
+    path = Path(run_dir) / CURVE_FILE
+    if not path.is_file():
+        return {}
+    try:
+        saved = json.loads(path.read_text(encoding="utf-8"))
+        return {int(step): {k: float(v) for k, v in point.items()} for step, point in saved.items()}
+    except (ValueError, AttributeError) as err:
+        raise DataError(
+            path, f"unreadable validation curve ({err}); delete it to re-measure"
+        ) from err
+
+
+def _save_curve(run_dir: Path, curve: dict[int, dict[str, float]]) -> None:
+    if is_main():
+        Path(run_dir).mkdir(parents=True, exist_ok=True)
+        atomic.write_text(Path(run_dir) / CURVE_FILE, json.dumps(curve, indent=1) + "\n")
+
+
 def fit_stage(
     model: nn.Module,
     loss_fn,
@@ -194,19 +220,22 @@ def fit_stage(
     points: int = 0,
 ):
     """Train one stage; with a `probe`, measure the validation curve at `curve_steps` (step 0
-    before training) and merge its columns into the history rows of those steps."""
+    before training) and merge its columns into the history rows of those steps. The points are
+    saved beside the checkpoints as they are measured, so a stage killed and resumed keeps them."""
     config = dataclasses.replace(
         train_config(stage, seed), epochs=stage_epochs(stage, batches.steps_per_epoch)
     )
     total = min(config.max_steps or 1 << 62, config.epochs * batches.steps_per_epoch)
     due = set(curve_steps(total, points)) if probe is not None else set()
-    curve: dict[int, dict[str, float]] = {}
-    if 0 in due:
+    curve = _saved_curve(run_dir) if due else {}
+    if 0 in due and 0 not in curve:
         curve[0] = curve_point(model, probe)
+        _save_curve(run_dir, curve)
 
     def measure(event) -> None:
-        if event.step in due:
+        if event.step in due:  # a step after the resumed checkpoint is measured again
             curve[event.step] = curve_point(model, probe)
+            _save_curve(run_dir, curve)
 
     result = fit(model, loss_fn, batches, config, run_dir, callbacks=[measure] if due else ())
     history = [row | curve.pop(int(row["step"]), {}) for row in result.history]
