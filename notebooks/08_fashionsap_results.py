@@ -210,7 +210,7 @@ sf.result_rows_figure(sf.tmir_example("full", seed0, profile))
 # below gives the mean over seeds of this profile's runs, and the sentence under it what they show.
 
 # %%
-variants = [v for v in TABLES["table3"].rows.values() if v in VARIANTS]
+variants = [v for v in TABLES["table3"].rows.values() if v in settings.variants]
 ties = sap.tie_report(variants, profile)
 means = ties.groupby("variant").mean(numeric_only=True).drop(columns="seed")
 display(means.T.round(3), Markdown(sap.tie_sentence(ties, profile)))
