@@ -228,9 +228,10 @@ print(f"{len(figure4_claims)} Figure 4 verdicts published to the {profile} score
 # {numref}`fig-sap-gradcam-captions`). As in Figure 4, the maps are min-max scaled per panel;
 # the scores above are what the pictures can only suggest.
 
+# %% tags=["remove-output"]
+word_maps, caption_maps, cams = sa.gradcam_figures(scores, VARIANTS, seeds[0], profile)
+
 # %% mystnb={"figure": {"caption": "Grad-CAM maps of the first fusion layer for the named part word, per pre-training variant, with the part's ground-truth outline.", "name": "fig-sap-gradcam-words"}}
-figures = sa.gradcam_figures(scores, VARIANTS, seeds[0], profile)
-word_maps, caption_maps, cams = figures
 word_maps
 
 # %% mystnb={"figure": {"caption": "Grad-CAM maps of the whole caption for the same images and variants, with the product's outline.", "name": "fig-sap-gradcam-captions"}}
