@@ -183,8 +183,9 @@ display(Markdown(sr.machinery_sentence(versus)))
 # ({numref}`fig-sap-tmir`).
 
 # %% tags=["remove-output"]
+# Embeds the validation split; its progress bars stay off the page.
 seed0 = settings.seeds[0]
-t2i_rows = sf.t2i_example("full", seed0, profile)  # embeds the validation split (progress bars)
+t2i_rows = sf.t2i_example("full", seed0, profile)
 tmir_rows = sf.tmir_example("full", seed0, profile)
 
 # %% mystnb={"figure": {"caption": "Text-to-image retrieval on the validation split: the caption, the top five images (green: the caption's product) and the product's image with its rank.", "name": "fig-sap-t2i"}}

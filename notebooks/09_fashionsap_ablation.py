@@ -229,7 +229,8 @@ print(f"{len(figure4_claims)} Figure 4 verdicts published to the {profile} score
 # the scores above are what the pictures can only suggest.
 
 # %% tags=["remove-output"]
-word_maps, caption_maps, cams = sa.gradcam_figures(scores, VARIANTS, seeds[0], profile)
+gradcam = sa.gradcam_figures(scores, VARIANTS, seeds[0], profile)
+word_maps, caption_maps, cams = gradcam
 
 # %% mystnb={"figure": {"caption": "Grad-CAM maps of the first fusion layer for the named part word, per pre-training variant, with the part's ground-truth outline.", "name": "fig-sap-gradcam-words"}}
 word_maps
