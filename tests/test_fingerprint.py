@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 from pathlib import Path
@@ -31,7 +32,7 @@ def test_fingerprint_follows_the_bytes_of_the_listed_code(tmp_path: Path) -> Non
     assert code_fingerprint(RUN_CODE, copy) == before[RUN_CODE]  # figures do not train
 
 
-def test_a_world_made_by_other_generator_code_is_regenerated(
+def test_a_world_of_other_generator_code_or_data_scale_is_regenerated(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("FASHION_DATA_ROOT", str(tmp_path))
@@ -46,3 +47,17 @@ def test_a_world_made_by_other_generator_code_is_regenerated(
     manifest.write_text(json.dumps(stale))
     make.ensure_world(smoke, workers=1)
     assert json.loads(manifest.read_text())["generator"] == code_fingerprint(WORLD_CODE)
+    # a profile that asks for another count of any dataset (here FashionIQ's) regenerates it
+    built: list[int] = []
+    monkeypatch.setattr(
+        make,
+        "make_world",
+        lambda profile, workers: (
+            built.append(profile.data.fashioniq_images) or make.WorldSummary(root, {}, 0.0)
+        ),
+    )
+    larger = dataclasses.replace(smoke.data, fashioniq_images=smoke.data.fashioniq_images + 30)
+    make.ensure_world(dataclasses.replace(smoke, data=larger), workers=1)
+    assert built == [larger.fashioniq_images]
+    make.ensure_world(smoke, workers=1)
+    assert built == [larger.fashioniq_images], "the recorded scale is reused"

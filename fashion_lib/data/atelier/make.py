@@ -251,6 +251,7 @@ def make_world(
                 "knobs": asdict(knobs),
                 "images": counts,
                 "splits": {k: asdict(v) for k, v in sizes.items()},
+                "scale": asdict(scale),
                 "seconds": round(seconds, 2),
                 "generator": code_fingerprint(WORLD_CODE),
                 "taxonomies": lab.proxy_taxonomies(),
@@ -264,8 +265,8 @@ def make_world(
 
 def ensure_world(profile: Profile, workers: int = 2) -> Path:
     """The profile's world folder, generated first unless a complete one with the same knobs,
-    split sizes, products and generator code exists (its ``atelier.json`` is written last,
-    inside the atomic build; an unreadable one means an incomplete world)."""
+    data scale (every count of `DataScale`) and generator code exists (its ``atelier.json`` is
+    written last, inside the atomic build; an unreadable one means an incomplete world)."""
     root = dataset_root(profile.name, True)
     manifest = root / MANIFEST
     if manifest.is_file():
@@ -273,14 +274,10 @@ def ensure_world(profile: Profile, workers: int = 2) -> Path:
             recorded = json.loads(manifest.read_text(encoding="utf-8"))
         except ValueError:
             recorded = {}
-        expected = {k: asdict(v) for k, v in split_sizes(profile.data).items()}
-        products = recorded.get("images", {}).get("FashionGen", 0) // profile.data.views_per_product
-        same_code = recorded.get("generator") == code_fingerprint(WORLD_CODE)
         if (
-            same_code
+            recorded.get("generator") == code_fingerprint(WORLD_CODE)
             and recorded.get("knobs") == asdict(knobs_of(profile))
-            and recorded.get("splits") == expected
-            and products == profile.data.fashiongen_products
+            and recorded.get("scale") == json.loads(json.dumps(asdict(profile.data)))
         ):
             return root
     return make_world(profile, workers=workers).root
