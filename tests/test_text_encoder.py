@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 import pytest
 import torch
 from torch import nn
@@ -52,3 +54,15 @@ def test_minilm_with_frozen_words_keeps_its_rows_and_learns_the_symbols():
     plain.eval(), frozen.eval()
     with torch.no_grad():
         assert torch.allclose(plain(ids, mask), frozen(ids, mask), atol=1e-4)
+
+
+def test_minilm_resize_leaves_no_notice_on_the_page(
+    caplog: pytest.LogCaptureFixture, capfd: pytest.CaptureFixture[str]
+) -> None:
+    logging.Logger.warning_once.cache_clear()  # transformers logs its resize notice once
+    torch.manual_seed(0)
+    encoder, _ = TextEncoder.from_minilm(30531, 1)
+    notices = [r.getMessage() for r in caplog.records] + [capfd.readouterr().err]
+    assert not [n for n in notices if "multivariate" in n]
+    new_rows = encoder.word_embeddings.weight[30522:]
+    assert new_rows.std() > 0 and not torch.equal(new_rows[0], new_rows[1])

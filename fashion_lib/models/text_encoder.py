@@ -15,6 +15,7 @@ from torch import Tensor, nn
 from torch.nn import functional as F
 from transformers import BertConfig, BertModel
 from transformers.models.bert.modeling_bert import BertLayer, BertPredictionHeadTransform
+from transformers.utils import logging as hf_logging
 
 from fashion_lib.data.prompts import minilm_path
 from fashion_lib.errors import ConfigError
@@ -166,7 +167,14 @@ class TextEncoder(nn.Module):
         bert.encoder.layer = nn.ModuleList(layers[:num_layers])
         bert.config.num_hidden_layers = num_layers
         words = bert.embeddings.word_embeddings.num_embeddings
-        bert.resize_token_embeddings(vocab_size)
+        # New rows are drawn from the old rows' mean and covariance (transformers' default), which
+        # is what the symbols want; transformers logs a notice each time, kept off the pages.
+        verbosity = hf_logging.get_verbosity()
+        hf_logging.set_verbosity_error()
+        try:
+            bert.resize_token_embeddings(vocab_size, mean_resizing=True)
+        finally:
+            hf_logging.set_verbosity(verbosity)
         if frozen_words:
             table = bert.embeddings.word_embeddings.weight
             bert.embeddings.word_embeddings = PartlyFrozenEmbedding(table, words)
