@@ -225,6 +225,15 @@ if not ran.empty:
 display(Markdown(pages.chapter_summary(chapters, profile)))
 
 # %% [markdown]
+# The cpu profile has time goals for an idle 2-core machine, from an empty `runs/` and no data:
+# each paper's chapters, and the proxy world with every chapter up to this one (this chapter,
+# the landing pages, the report, the scoreboard and the HTML build add a few minutes, which the
+# README adds to the total). Other profiles have none, and the table is empty.
+
+# %%
+pages.budget_table(chapters, profile, cost.world_seconds(profile)).round(1)
+
+# %% [markdown]
 # > **Our choices.** Every measurement runs on one thread, so that the vectorised evaluation and
 # > the single-threaded loop are compared on equal terms and the figures do not depend on how many
 # > cores are free; the book's cpu runs use the profile's own thread counts. Step times use random

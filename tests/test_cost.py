@@ -6,6 +6,7 @@ import json
 from itertools import count
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 from sklearn.metrics import average_precision_score
@@ -19,6 +20,7 @@ from fashion_lib.analysis.cost import (
     time_call,
     time_steps,
 )
+from fashion_lib.analysis.cost_pages import BUDGETS, budget_table
 from fashion_lib.analysis.step_times import world_rates
 from fashion_lib.retrieval import RetrievalSide, evaluate_retrieval
 
@@ -128,3 +130,27 @@ def test_world_rates_time_every_format() -> None:
     assert list(table.index) == ["DeepFashion", "FashionAI", "DARN", "FashionGen", "FashionIQ"]
     assert list(table["images"]) == [2, 2, 2, 4, 10]  # FashionGen: 2 views; FashionIQ: 2 families
     assert (table["images_per_s"] > 0).all() and (table["render_s"] > 0).all()
+
+
+def test_budget_table_sums_each_part_and_says_whether_it_is_within_its_goal() -> None:
+    chapters = pd.DataFrame(
+        {
+            "chapter": ["00_a", "02_b", "03_c", "04_d", "04_e", "05_f", "06_g", "07_h"],
+            "status": ["run"] * 7 + ["not run under cpu"],
+            "seconds": [60.0, 300.0, 600.0, 120.0, 60.0, 120.0, 30.0, np.nan],
+        }
+    )
+    table = budget_table(chapters, "cpu", world_seconds=120.0).set_index("part")
+    m3 = table.loc["M3-Net (chapters 02-05)"]
+    assert m3["minutes"] == pytest.approx(20.0) and m3["within goal"] == "yes"
+    sap = table.loc["FashionSAP (chapters 06-09)"]
+    assert np.isnan(sap["minutes"]) and sap["within goal"] == "not measured"
+    assert list(table.index) == [b.part for b in BUDGETS["cpu"]]
+    every = pd.DataFrame(
+        {"chapter": [f"0{i}_x" for i in range(10)], "status": "run", "seconds": 60.0}
+    )
+    book = budget_table(every, "cpu", world_seconds=120.0).iloc[-1]
+    assert book["minutes"] == pytest.approx(12.0)  # ten chapters and the world
+    slow = chapters.assign(seconds=chapters["seconds"] * 2)
+    assert budget_table(slow, "cpu", 0.0).set_index("part").loc[m3.name, "within goal"] == "no"
+    assert budget_table(chapters, "smoke", 0.0).empty

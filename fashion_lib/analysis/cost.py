@@ -40,6 +40,7 @@ import pandas as pd
 import torch
 
 from fashion_lib import paths
+from fashion_lib.data.atelier.make import MANIFEST
 from fashion_lib.retrieval import RetrievalSide, evaluate_retrieval
 
 __all__ = [
@@ -52,6 +53,7 @@ __all__ = [
     "retrieval_problem",
     "time_call",
     "time_steps",
+    "world_seconds",
 ]
 
 Clock = Callable[[], float]
@@ -236,6 +238,14 @@ def eval_scaling(
 def book_out_dir() -> Path:
     """Where the runner publishes executed chapters: ``FASHION_BOOK_OUT``, else book/executed."""
     return Path(os.environ.get("FASHION_BOOK_OUT") or paths.EXECUTED_DIR)
+
+
+def world_seconds(profile: str) -> float:
+    """The generation time recorded in the proxy world's manifest (NaN without a world)."""
+    manifest = paths.dataset_root(profile, True) / MANIFEST
+    if not manifest.is_file():
+        return math.nan
+    return float(json.loads(manifest.read_text(encoding="utf-8")).get("seconds", math.nan))
 
 
 def chapter_costs(folder: Path, profile: str, chapters: Sequence[str]) -> pd.DataFrame:

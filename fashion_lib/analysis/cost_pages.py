@@ -6,6 +6,7 @@
 - `step_time_figure`, `eval_scaling_figure`, `chapter_cost_figure`: the chapter's three figures.
 - `world_summary`, `step_summary`, `scaling_summary`, `chapter_summary`: the sentences that state
   the measured numbers (printed from the values, never typed).
+- `budget_table`: the profile's time goals (`BUDGETS`) against the chapters' recorded times.
 """
 
 from __future__ import annotations
@@ -18,7 +19,10 @@ import pandas as pd
 import seaborn as sns
 
 __all__ = [
+    "BUDGETS",
+    "Budget",
     "MeasureSizes",
+    "budget_table",
     "chapter_cost_figure",
     "chapter_summary",
     "eval_scaling_figure",
@@ -55,6 +59,65 @@ _SIZES = {
     "smoke": MeasureSizes(8, 3, 2, (100, 300, 1000, 3000), 30, 3),
     "cpu": MeasureSizes(60, 3, 5, (100, 300, 1000, 3000, 10000, 30000), 300, 3),
 }
+
+
+@dataclass(frozen=True)
+class Budget:
+    """A time goal: the chapters (by number) whose wall times it sums, whether the proxy world's
+    generation counts too, and the goal in minutes."""
+
+    part: str
+    chapters: tuple[str, ...]
+    minutes: float
+    world: bool = False
+
+
+#: The cpu book's goals on an idle 2-core machine, from an empty runs/ and no data. The whole book
+#: also runs this chapter, the landing pages, the report, the scoreboard and the HTML build
+#: after the chapters timed here (a few minutes; the README gives the measured total).
+BUDGETS: dict[str, tuple[Budget, ...]] = {
+    "cpu": (
+        Budget("M3-Net (chapters 02-05)", ("02", "03", "04", "05"), 25.0),
+        Budget("FashionSAP (chapters 06-09)", ("06", "07", "08", "09"), 35.0),
+        Budget(
+            "world and chapters 00-09",
+            ("00", "01", "02", "03", "04", "05", "06", "07", "08", "09"),
+            60.0,
+            world=True,
+        ),
+    )
+}
+
+
+def budget_table(chapters: pd.DataFrame, profile: str, world_seconds: float) -> pd.DataFrame:
+    """Each goal of `BUDGETS[profile]` against the recorded times (empty for a profile without).
+
+    Args:
+        chapters: `cost.chapter_costs` of the chapters before this one.
+        profile: the profile the chapters ran under.
+        world_seconds: the proxy world's generation time (NaN if unknown).
+
+    Returns:
+        Columns part, minutes (NaN unless every chapter of the part ran), goal (min), within goal.
+    """
+    number = chapters["chapter"].str.split("_", n=1).str[0]
+    rows = []
+    for budget in BUDGETS.get(profile, ()):
+        part = chapters[number.isin(budget.chapters)]
+        complete = bool(len(part)) and (part["status"] == "run").all()
+        seconds = part["seconds"].sum() + (world_seconds if budget.world else 0.0)
+        minutes = seconds / 60 if complete else np.nan
+        rows.append(
+            {
+                "part": budget.part,
+                "minutes": minutes,
+                "goal (min)": budget.minutes,
+                "within goal": "not measured"
+                if np.isnan(minutes)
+                else ("yes" if minutes <= budget.minutes else "no"),
+            }
+        )
+    return pd.DataFrame(rows, columns=["part", "minutes", "goal (min)", "within goal"])
 
 
 def measure_sizes(profile: str) -> MeasureSizes:
