@@ -515,8 +515,10 @@ grid = sns.relplot(
 grid = grid.set_axis_labels("step", "validation mean R@1 (%)")
 
 # %% [markdown]
-# **Plateau check.** A run has reached its plateau when its last fifth of steps adds less than one
-# point of validation mean R@1:
+# **Plateau check.** A variant has reached its plateau when its last fifth of steps adds less than
+# one point of validation mean R@1 on its curve averaged over seeds (one seed's curve moves by
+# about a point between neighbouring points even where it is flat; the seeds' own gains are
+# listed beside the mean):
 
 # %%
 plateaus = sap_runs.plateau_check(val_curves)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 import torch
 
 from fashion_lib.book import sap_runs
@@ -70,18 +71,23 @@ def curve_run(values: list[float], cosines: tuple[float, float] | None = None) -
     return SAPRun("r", Path("."), {}, history, 1.0, True, None)
 
 
-def test_plateau_check_reads_the_last_fifth_of_each_curve():
+def test_plateau_check_reads_the_last_fifth_of_each_variants_seed_mean():
     warm = {"main": curve_run([1.0, 10.0, 20.0, 25.0, 30.0, 30.5])}  # steps 0..50
     runs = {
-        ("full", 0): curve_run([30.5, 33.0, 34.0, 34.5, 35.0, 35.2]),  # + 0.2 in the last fifth
+        ("full", 0): curve_run([30.5, 33.0, 34.0, 34.5, 35.0, 36.4]),  # + 1.4 on this seed,
+        ("full", 1): curve_run([30.5, 33.0, 34.0, 34.5, 35.0, 34.4]),  # - 0.6: mean + 0.4
         ("albef", 0): curve_run([30.5, 31.0, 32.0, 33.0, 34.0, 36.0]),  # + 2.0: still climbing
     }
     curves = sap_runs.validation_curves(warm, runs, {"full": "main", "albef": "main"})
-    assert curves[curves.variant == "full"].step.tolist() == [50, 60, 70, 80, 90, 100]
+    assert curves[curves.variant == "full"].step.tolist() == [50, 60, 70, 80, 90, 100] * 2
     check = sap_runs.plateau_check(curves).set_index("variant")
-    assert check.loc["full", "from step"] == 90 and check.loc["full", "plateau"]
+    full = check.loc["full"]
+    assert full["from step"] == 90 and full["seeds"] == 2 and full["plateau"]
+    assert full["added"] == pytest.approx(0.4)
+    assert (full["added, seed min"], full["added, seed max"]) == pytest.approx((-0.6, 1.4))
     assert check.loc["albef", "added"] == 2.0 and not check.loc["albef", "plateau"]
     assert check.loc["warm-up (main)", "added"] == 0.5
+    assert sap_runs.plateau_sentence(check.reset_index()).endswith("albef (+2.0 points).")
 
 
 def test_fsis_cosines_pair_matched_with_mismatched():

@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Iterable, Mapping
 
+import numpy as np
 import pandas as pd
 import seaborn as sns
 import torch
@@ -194,43 +195,58 @@ def validation_curves(
 
 
 def plateau_check(curves: pd.DataFrame, last: float = 0.2, gain: float = 1.0) -> pd.DataFrame:
-    """Has each run of `validation_curves` reached a plateau: did its last `last` share of steps
-    add less than `gain` points of validation mean R@1?
+    """Has each variant of `validation_curves` reached a plateau: did its last `last` share of
+    steps add less than `gain` points of validation mean R@1, on its curve averaged over seeds?
+
+    A variant is judged on the mean of its seeds: one seed's curve moves by about a point
+    between neighbouring points even when flat, as much as the margin itself; the per-seed
+    gains are listed beside it.
 
     Returns:
-        One row per (variant, seed): the curve's value at the start of the last share, at the end,
-        their difference and ``plateau`` (True when the difference is below `gain`).
+        One row per variant: the steps and the seed-mean R@1 at the start of the last share and at
+        the end, their difference (``added``), the smallest and largest per-seed difference, the
+        number of seeds, and ``plateau`` (True when ``added`` is below `gain`).
     """
     rows = []
-    for (variant, seed), curve in curves.groupby(["variant", "seed"], sort=False):
-        curve = curve.sort_values("step")
-        first, end = curve["step"].iloc[0], curve["step"].iloc[-1]
-        cut = end - last * (end - first)
-        before = curve[curve["step"] <= cut + 1e-9].iloc[-1]
-        final = curve.iloc[-1]
-        added = final["val_mean_r1"] - before["val_mean_r1"]
+    for variant, runs in curves.groupby("variant", sort=False):
+        gains, ends = [], []
+        for _, curve in runs.groupby("seed", sort=False):
+            curve = curve.sort_values("step")
+            first, end = curve["step"].iloc[0], curve["step"].iloc[-1]
+            cut = end - last * (end - first)
+            before = curve[curve["step"] <= cut + 1e-9].iloc[-1]
+            final = curve.iloc[-1]
+            ends.append(
+                (before["step"], final["step"], before["val_mean_r1"], final["val_mean_r1"])
+            )
+            gains.append(final["val_mean_r1"] - before["val_mean_r1"])
+        then, at_end = np.mean([e[2] for e in ends]), np.mean([e[3] for e in ends])
         rows.append(
             {
                 "variant": variant,
-                "seed": seed,
-                "from step": int(before["step"]),
-                "to step": int(final["step"]),
-                "R@1 then": before["val_mean_r1"],
-                "R@1 at end": final["val_mean_r1"],
-                "added": added,
-                "plateau": bool(added < gain),
+                "seeds": len(ends),
+                "from step": int(ends[0][0]),
+                "to step": int(ends[0][1]),
+                "R@1 then": then,
+                "R@1 at end": at_end,
+                "added": at_end - then,
+                "added, seed min": min(gains),
+                "added, seed max": max(gains),
+                "plateau": bool(at_end - then < gain),
             }
         )
     return pd.DataFrame(rows)
 
 
 def plateau_sentence(check: pd.DataFrame) -> str:
-    """`plateau_check` in one sentence: every run flat, or which are still climbing."""
+    """`plateau_check` in one sentence: every variant flat, or which are still climbing."""
     climbing = check[~check["plateau"]]
     if climbing.empty:
-        return "Every run reached its plateau."
-    names = ", ".join(f"{v} seed {s}" for v, s in climbing[["variant", "seed"]].values)
-    return f"Still climbing in the last fifth of their steps: {names}."
+        return "Every run reached its plateau (seed means)."
+    names = ", ".join(
+        f"{v} (+{a:.1f} points)" for v, a in climbing[["variant", "added"]].itertuples(index=False)
+    )
+    return f"Still climbing in the last fifth of their steps (seed means): {names}."
 
 
 def fsis_cosines(pretrained: Mapping[tuple[str, int], SAPRun]) -> pd.DataFrame:
