@@ -109,3 +109,20 @@ def test_progress_resumes_only_the_unchanged_prefix(tmp_path: Path) -> None:
     assert BookProgress(tmp_path, "cpu", plan).resume() == []  # another profile's file
     again.complete()
     assert not progress_path(tmp_path, "smoke").exists()
+
+
+def test_published_pages_carry_no_progress_bars(tmp_path: Path) -> None:
+    """The library's bars (tqdm's) and transformers' ("Loading weights", a widget in a kernel)."""
+    src = tmp_path / "notebooks"
+    src.mkdir()
+    body = (
+        "# %%\nfrom tqdm import tqdm\nfrom transformers.utils import logging\n"
+        'total = sum(tqdm(range(3), desc="plain")) + sum(logging.tqdm(range(3), desc="weights"))\n'
+        "print(total)\n"
+    )
+    _write(src, "00_bars", body)
+    out = tmp_path / "executed"
+    run_book("smoke", notebooks_dir=src, out_dir=out, echo=lambda _: None)
+    nb = nbformat.read(out / "00_bars.ipynb", as_version=4)
+    outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs]
+    assert [o.get("text", "") for o in outputs] == ["6\n"], outputs

@@ -54,8 +54,14 @@ from fashion_lib.fingerprint import file_digest
 from fashion_lib.profiles import get_profile
 
 KERNEL = "python3"
-# Set for the kernels papermill starts: no network, no progress bars in published outputs.
-KERNEL_ENV = {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "TQDM_DISABLE": "1"}
+# Set for the kernels papermill starts: no network, no progress bars in published outputs
+# (transformers' and huggingface_hub's bars, e.g. "Loading weights", ignore TQDM_DISABLE).
+KERNEL_ENV = {
+    "HF_HUB_OFFLINE": "1",
+    "TRANSFORMERS_OFFLINE": "1",
+    "TQDM_DISABLE": "1",
+    "HF_HUB_DISABLE_PROGRESS_BARS": "1",
+}
 OUT_ENV = "FASHION_BOOK_OUT"
 RSS_INTERVAL_S = 0.2
 
