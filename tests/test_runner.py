@@ -126,3 +126,14 @@ def test_published_pages_carry_no_progress_bars(tmp_path: Path) -> None:
     nb = nbformat.read(out / "00_bars.ipynb", as_version=4)
     outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs]
     assert [o.get("text", "") for o in outputs] == ["6\n"], outputs
+
+
+def test_kernels_keep_matplotlibs_font_cache_in_the_environment(tmp_path: Path) -> None:
+    src = tmp_path / "notebooks"
+    src.mkdir()
+    _write(src, "00_mpl", "# %%\nimport matplotlib\nprint(matplotlib.get_cachedir())\n")
+    out = tmp_path / "executed"
+    run_book("smoke", notebooks_dir=src, out_dir=out, echo=lambda _: None)
+    nb = nbformat.read(out / "00_mpl.ipynb", as_version=4)
+    printed = "".join(o.get("text", "") for c in nb.cells for o in c.get("outputs", []))
+    assert printed.strip() == str(Path(sys.prefix) / "matplotlib")

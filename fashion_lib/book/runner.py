@@ -61,6 +61,10 @@ KERNEL_ENV = {
     "TRANSFORMERS_OFFLINE": "1",
     "TQDM_DISABLE": "1",
     "HF_HUB_DISABLE_PROGRESS_BARS": "1",
+    # matplotlib's font list, cached per environment: a shared ~/.cache/matplotlib written by
+    # another environment's matplotlib of the same version can list none of this one's fonts,
+    # and every figure with math text then logs "findfont: Font family ... not found".
+    "MPLCONFIGDIR": str(Path(sys.prefix) / "matplotlib"),
 }
 OUT_ENV = "FASHION_BOOK_OUT"
 RSS_INTERVAL_S = 0.2
