@@ -12,7 +12,6 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Iterable, Mapping
 
-import numpy as np
 import pandas as pd
 import seaborn as sns
 import torch
@@ -194,6 +193,20 @@ def validation_curves(
     return pd.DataFrame(rows)
 
 
+def _last_share(curve: pd.DataFrame, last: float) -> dict[str, float]:
+    """The steps and R@1 of one curve at the start of its last `last` share of steps and at its end."""
+    curve = curve.sort_values("step")
+    first, end = curve["step"].iloc[0], curve["step"].iloc[-1]
+    before = curve[curve["step"] <= end - last * (end - first) + 1e-9].iloc[-1]
+    final = curve.iloc[-1]
+    return {
+        "from step": int(before["step"]),
+        "to step": int(final["step"]),
+        "R@1 then": before["val_mean_r1"],
+        "R@1 at end": final["val_mean_r1"],
+    }
+
+
 def plateau_check(curves: pd.DataFrame, last: float = 0.2, gain: float = 1.0) -> pd.DataFrame:
     """Has each variant of `validation_curves` reached a plateau: did its last `last` share of
     steps add less than `gain` points of validation mean R@1, on its curve averaged over seeds?
@@ -203,39 +216,31 @@ def plateau_check(curves: pd.DataFrame, last: float = 0.2, gain: float = 1.0) ->
     gains are listed beside it.
 
     Returns:
-        One row per variant: the steps and the seed-mean R@1 at the start of the last share and at
-        the end, their difference (``added``), the smallest and largest per-seed difference, the
-        number of seeds, and ``plateau`` (True when ``added`` is below `gain`).
+        One row per variant: the number of seeds, the steps and the seed-mean R@1 at the start of
+        the last share and at the end, their difference (``added``), the smallest and largest
+        per-seed difference, and ``plateau`` (True when ``added`` is below `gain`).
     """
-    rows = []
-    for variant, runs in curves.groupby("variant", sort=False):
-        gains, ends = [], []
-        for _, curve in runs.groupby("seed", sort=False):
-            curve = curve.sort_values("step")
-            first, end = curve["step"].iloc[0], curve["step"].iloc[-1]
-            cut = end - last * (end - first)
-            before = curve[curve["step"] <= cut + 1e-9].iloc[-1]
-            final = curve.iloc[-1]
-            ends.append(
-                (before["step"], final["step"], before["val_mean_r1"], final["val_mean_r1"])
-            )
-            gains.append(final["val_mean_r1"] - before["val_mean_r1"])
-        then, at_end = np.mean([e[2] for e in ends]), np.mean([e[3] for e in ends])
-        rows.append(
-            {
-                "variant": variant,
-                "seeds": len(ends),
-                "from step": int(ends[0][0]),
-                "to step": int(ends[0][1]),
-                "R@1 then": then,
-                "R@1 at end": at_end,
-                "added": at_end - then,
-                "added, seed min": min(gains),
-                "added, seed max": max(gains),
-                "plateau": bool(at_end - then < gain),
-            }
-        )
-    return pd.DataFrame(rows)
+    per_seed = pd.DataFrame(
+        [
+            {"variant": variant, **_last_share(curve, last)}
+            for (variant, _), curve in curves.groupby(["variant", "seed"], sort=False)
+        ]
+    )
+    per_seed["added"] = per_seed["R@1 at end"] - per_seed["R@1 then"]
+    check = per_seed.groupby("variant", sort=False).agg(
+        **{
+            "seeds": ("added", "size"),
+            "from step": ("from step", "first"),
+            "to step": ("to step", "first"),
+            "R@1 then": ("R@1 then", "mean"),
+            "R@1 at end": ("R@1 at end", "mean"),
+            "added": ("added", "mean"),
+            "added, seed min": ("added", "min"),
+            "added, seed max": ("added", "max"),
+        }
+    )
+    check["plateau"] = check["added"] < gain
+    return check.reset_index()
 
 
 def plateau_sentence(check: pd.DataFrame) -> str:
