@@ -183,7 +183,7 @@ display(Markdown(sr.machinery_sentence(versus)))
 # ({numref}`fig-sap-tmir`).
 
 # %% tags=["remove-output"]
-# Embeds the validation split; its progress bars stay off the page.
+# Apart from the figures: each figure cell's one output is its figure.
 seed0 = settings.seeds[0]
 t2i_rows = sf.t2i_example("full", seed0, profile)
 tmir_rows = sf.tmir_example("full", seed0, profile)

@@ -277,7 +277,7 @@ def ensure_world(profile: Profile, workers: int = 2) -> Path:
         if (
             recorded.get("generator") == code_fingerprint(WORLD_CODE)
             and recorded.get("knobs") == asdict(knobs_of(profile))
-            and recorded.get("scale") == json.loads(json.dumps(asdict(profile.data)))
+            and recorded.get("scale") == asdict(profile.data)
         ):
             return root
     return make_world(profile, workers=workers).root
